@@ -1,0 +1,540 @@
+import Foundation
+
+/// One validation finding, with the place in the file it refers to, e.g. `gpt-4o.providers[1].weight`.
+public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { path.isEmpty ? message : "\(path): \(message)" }
+}
+
+/// A configuration that parsed but is not valid; lists every problem found.
+public struct ConfigValidationError: Error, CustomStringConvertible {
+    public var file: String
+    public var problems: [ConfigProblem]
+    public var description: String {
+        "\(file): \(problems.count) problem\(problems.count == 1 ? "" : "s")\n"
+            + problems.map { "  \($0)" }.joined(separator: "\n")
+    }
+}
+
+/// A configuration file that could not be read.
+public struct ConfigFileError: Error, CustomStringConvertible {
+    public var file: String
+    public var reason: String
+    public var description: String { "\(file): \(reason)" }
+}
+
+/// A validated configuration together with the warnings found while loading it.
+public struct LoadedConfig: Sendable {
+    public var config: GatewayConfig
+    public var warnings: [ConfigProblem]
+    public var file: String
+}
+
+/// Reads, expands (`${ENV_NAME}`) and validates configuration files.
+public enum ConfigLoader {
+    /// `config/provider.json`, or `config/provider.yaml` (`.yml`) when there is no JSON file.
+    public static func defaultPath(fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) })
+        -> String
+    {
+        for candidate in ["config/provider.json", "config/provider.yaml", "config/provider.yml"] where fileExists(candidate) {
+            return candidate
+        }
+        return "config/provider.json"
+    }
+
+    public static func load(file: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> LoadedConfig
+    {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            let reason = FileManager.default.fileExists(atPath: file) ? "cannot be read" : "no such file"
+            throw ConfigFileError(file: file, reason: reason)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigFileError(file: file, reason: "is not UTF-8 text")
+        }
+        let node = try ConfigNode.parse(contents: text, fileName: file)
+        return try validate(node, file: file, environment: environment)
+    }
+
+    public static func validate(_ node: ConfigNode, file: String, environment: [String: String]) throws
+        -> LoadedConfig
+    {
+        var reader = ConfigReader(environment: environment)
+        let config = reader.readConfig(node)
+        guard reader.problems.isEmpty, let config else {
+            throw ConfigValidationError(file: file, problems: reader.problems)
+        }
+        return LoadedConfig(config: config, warnings: reader.warnings, file: file)
+    }
+}
+
+/// Walks a `ConfigNode`, collecting every problem rather than stopping at the first.
+struct ConfigReader {
+    let environment: [String: String]
+    var problems: [ConfigProblem] = []
+    var warnings: [ConfigProblem] = []
+
+    init(environment: [String: String]) {
+        self.environment = environment
+    }
+
+    mutating func problem(_ path: String, _ message: String) {
+        problems.append(ConfigProblem(path: path, message: message))
+    }
+
+    mutating func warning(_ path: String, _ message: String) {
+        warnings.append(ConfigProblem(path: path, message: message))
+    }
+
+    // MARK: Document
+
+    mutating func readConfig(_ root: ConfigNode) -> GatewayConfig? {
+        guard case .object(let members) = root else {
+            problem("", "the top level must be an object of models (and an optional _global)")
+            return nil
+        }
+        // _global may stand anywhere in the file; providers take their defaults from it.
+        let global = members.first { $0.key == "_global" }.map { readGlobal($0.value) } ?? GlobalSettings()
+        var models: [ModelConfig] = []
+        var seenModels = Set<String>()
+        for (key, value) in members where !key.hasPrefix("_") {  // "_comment" and similar are notes, as in the seed
+            if key.isEmpty {
+                problem("\"\"", "model names must not be empty")
+            } else if !seenModels.insert(key).inserted {
+                problem(key, "model is defined twice")
+            } else if let model = readModel(name: key, value, global: global) {
+                models.append(model)
+            }
+        }
+        if models.isEmpty && problems.isEmpty {
+            problem("", "no models are configured")
+        }
+        return GatewayConfig(global: global, models: models)
+    }
+
+    // MARK: _global
+
+    mutating func readGlobal(_ node: ConfigNode) -> GlobalSettings {
+        var global = GlobalSettings()
+        guard let members = object(node, "_global") else { return global }
+        for (key, value) in members {
+            let path = "_global.\(key)"
+            switch key {
+            case "default_timeout":
+                if let seconds = number(value, path), positive(seconds, path) { global.defaultTimeout = seconds }
+            case "default_retry":
+                if let retry = integer(value, path), nonNegative(retry, path) { global.defaultRetry = retry }
+            case "log_requests":
+                if let flag = bool(value, path) { global.logRequests = flag }
+            case "api_key":
+                global.apiKeys = keyList(value, path)
+            case "admin_key":
+                if let key = optionalString(value, path), !key.isEmpty { global.adminKey = key }
+            case "max_request_body_mb":
+                if let megabytes = number(value, path), positive(megabytes, path) {
+                    global.maxRequestBodyBytes = Int(megabytes * 1024 * 1024)
+                }
+            case "cooldown_seconds":
+                if let seconds = number(value, path), nonNegative(seconds, path) { global.cooldownSeconds = seconds }
+            case "retry_backoff_ms":
+                if let milliseconds = integer(value, path), nonNegative(milliseconds, path) {
+                    global.retryBackoffMilliseconds = milliseconds
+                }
+            case "metrics_public":
+                if let flag = bool(value, path) { global.metricsPublic = flag }
+            case "shutdown_grace_seconds":
+                if let seconds = number(value, path), nonNegative(seconds, path) {
+                    global.shutdownGraceSeconds = seconds
+                }
+            default:
+                warning(path, "unknown setting (ignored)")
+            }
+        }
+        return global
+    }
+
+    mutating func keyList(_ node: ConfigNode, _ path: String) -> [String] {
+        switch node {
+        case .null:
+            return []
+        case .string:
+            return string(node, path).map { $0.isEmpty ? [] : [$0] } ?? []
+        case .array(let items):
+            var keys: [String] = []
+            for (index, item) in items.enumerated() {
+                guard let key = string(item, "\(path)[\(index)]") else { continue }
+                if key.isEmpty {
+                    problem("\(path)[\(index)]", "must not be empty")
+                } else {
+                    keys.append(key)
+                }
+            }
+            return keys
+        default:
+            problem(path, "must be a string or a list of strings, not \(node.typeName)")
+            return []
+        }
+    }
+
+    // MARK: Models and providers
+
+    mutating func readModel(name: String, _ node: ConfigNode, global: GlobalSettings) -> ModelConfig? {
+        guard let members = object(node, name) else { return nil }
+        var providers: [ProviderConfig] = []
+        var sawProviders = false
+        for (key, value) in members {
+            switch key {
+            case "providers":
+                sawProviders = true
+                guard case .array(let items) = value else {
+                    problem("\(name).providers", "must be a list, not \(value.typeName)")
+                    continue
+                }
+                var namesSeen: [String: Int] = [:]
+                for (index, item) in items.enumerated() {
+                    let path = "\(name).providers[\(index)]"
+                    guard let provider = readProvider(item, path: path, modelName: name, global: global) else {
+                        continue
+                    }
+                    if let first = namesSeen[provider.name] {
+                        problem(
+                            "\(path).name",
+                            "duplicate provider name \"\(provider.name)\" (also \(name).providers[\(first)])"
+                        )
+                    } else {
+                        namesSeen[provider.name] = index
+                    }
+                    providers.append(provider)
+                }
+                if items.isEmpty { problem("\(name).providers", "must list at least one provider") }
+            default:
+                warning("\(name).\(key)", "unknown setting (ignored)")
+            }
+        }
+        if !sawProviders {
+            problem("\(name).providers", "is required")
+            return nil
+        }
+        if !providers.isEmpty && !providers.contains(where: \.enabled) {
+            warning(name, "every provider is disabled; requests for this model will fail")
+        }
+        return ModelConfig(name: name, providers: providers)
+    }
+
+    mutating func readProvider(_ node: ConfigNode, path: String, modelName: String, global: GlobalSettings)
+        -> ProviderConfig?
+    {
+        guard let members = object(node, path) else { return nil }
+        let lookup = Dictionary(members, uniquingKeysWith: { _, last in last })
+
+        var provider = ProviderConfig(name: "")
+        provider.retry = global.defaultRetry
+        provider.timeout = global.defaultTimeout
+
+        if let typeNode = lookup["type"], let typeName = string(typeNode, "\(path).type") {
+            if let type = ProviderType(rawValue: typeName.lowercased()) {
+                provider.type = type
+            } else {
+                let known = ProviderType.allCases.map(\.rawValue).joined(separator: ", ")
+                problem("\(path).type", "unknown provider type \"\(typeName)\" (known: \(known))")
+            }
+        }
+        let needsUpstream = provider.type != .echo
+
+        if let nameNode = lookup["name"] {
+            if let name = string(nameNode, "\(path).name") {
+                if name.isEmpty { problem("\(path).name", "must not be empty") }
+                provider.name = name
+            }
+        } else {
+            problem("\(path).name", "is required")
+        }
+
+        if let endpointNode = lookup["endpoint"] {
+            if let endpoint = string(endpointNode, "\(path).endpoint") {
+                if let message = Self.endpointProblem(endpoint) {
+                    problem("\(path).endpoint", message)
+                }
+                provider.endpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
+            }
+        } else if needsUpstream {
+            problem("\(path).endpoint", "is required")
+        }
+
+        if let keyNode = lookup["api_key"], let key = optionalString(keyNode, "\(path).api_key") {
+            if key.contains(where: { $0 == "\r" || $0 == "\n" }) {
+                problem("\(path).api_key", "must not contain line breaks")
+            }
+            provider.apiKey = key
+        }
+
+        if let modelNode = lookup["model"] {
+            if let model = string(modelNode, "\(path).model") {
+                if model.isEmpty { problem("\(path).model", "must not be empty") }
+                provider.model = model
+            }
+        } else if needsUpstream {
+            problem("\(path).model", "is required")
+        } else {
+            provider.model = modelName
+        }
+
+        for (key, value) in members {
+            let fieldPath = "\(path).\(key)"
+            switch key {
+            case "name", "type", "endpoint", "api_key", "model":
+                continue
+            case "priority":
+                if let priority = integer(value, fieldPath) { provider.priority = priority }
+            case "weight":
+                if let weight = integer(value, fieldPath) {
+                    if weight > 0 { provider.weight = weight } else { problem(fieldPath, "must be > 0") }
+                }
+            case "retry":
+                if let retry = integer(value, fieldPath), nonNegative(retry, fieldPath) { provider.retry = retry }
+            case "timeout":
+                if let seconds = number(value, fieldPath), positive(seconds, fieldPath) { provider.timeout = seconds }
+            case "stream_support":
+                if let flag = bool(value, fieldPath) { provider.streamSupport = flag }
+            case "non_stream_support":
+                if let flag = bool(value, fieldPath) { provider.nonStreamSupport = flag }
+            case "enabled":
+                if let flag = bool(value, fieldPath) { provider.enabled = flag }
+            case "custom_headers":
+                provider.customHeaders = readHeaders(value, fieldPath)
+            case "max_context_length":
+                if case .null = value { continue }
+                if let length = integer(value, fieldPath) {
+                    if length > 0 { provider.maxContextLength = length } else { problem(fieldPath, "must be > 0") }
+                }
+            case "rate_limit":
+                provider.rateLimit = readRateLimit(value, fieldPath)
+            default:
+                warning(fieldPath, "unknown setting (ignored)")
+            }
+        }
+        if !provider.streamSupport && !provider.nonStreamSupport {
+            problem(path, "stream_support and non_stream_support cannot both be false")
+        }
+        return provider
+    }
+
+    static func endpointProblem(_ endpoint: String) -> String? {
+        guard let url = URL(string: endpoint), let scheme = url.scheme?.lowercased(),
+            scheme == "http" || scheme == "https"
+        else {
+            return "must be an http:// or https:// URL"
+        }
+        guard let host = url.host, !host.isEmpty else { return "must include a host" }
+        if url.query != nil || url.fragment != nil { return "must not contain a query or fragment" }
+        return nil
+    }
+
+    mutating func readHeaders(_ node: ConfigNode, _ path: String) -> [CustomHeader] {
+        if case .null = node { return [] }
+        guard let members = object(node, path) else { return [] }
+        var headers: [CustomHeader] = []
+        for (name, value) in members {
+            let headerPath = "\(path).\(name)"
+            guard let text = scalarText(value, headerPath) else { continue }
+            if name.isEmpty || !name.utf8.allSatisfy(Self.isHeaderTokenByte) {
+                problem(headerPath, "is not a valid HTTP header name")
+            } else if text.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) {
+                problem(headerPath, "header values must not contain line breaks")
+            } else {
+                headers.append(CustomHeader(name: name, value: text))
+            }
+        }
+        return headers
+    }
+
+    static func isHeaderTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
+    mutating func readRateLimit(_ node: ConfigNode, _ path: String) -> RateLimitConfig? {
+        if case .null = node { return nil }
+        guard let members = object(node, path) else { return nil }
+        var limit = RateLimitConfig(periodCron: .daily)
+        for (key, value) in members {
+            let fieldPath = "\(path).\(key)"
+            switch key {
+            case "requests_per_period", "tokens_per_period":
+                if case .null = value { continue }
+                guard let amount = integer(value, fieldPath) else { continue }
+                guard amount > 0 else {
+                    problem(fieldPath, "must be > 0 (use null for unlimited)")
+                    continue
+                }
+                if key == "requests_per_period" { limit.requestsPerPeriod = amount } else { limit.tokensPerPeriod = amount }
+            case "period_cron":
+                guard let expression = string(value, fieldPath) else { continue }
+                do {
+                    limit.periodCron = try CronSchedule(expression)
+                } catch {
+                    problem(fieldPath, "invalid cron: \(error.message)")
+                }
+            default:
+                warning(fieldPath, "unknown setting (ignored)")
+            }
+        }
+        return limit
+    }
+
+    // MARK: Typed values
+
+    mutating func object(_ node: ConfigNode, _ path: String) -> [(key: String, value: ConfigNode)]? {
+        guard case .object(let members) = node else {
+            problem(path, "must be an object, not \(node.typeName)")
+            return nil
+        }
+        return members
+    }
+
+    /// A string, with `${ENV_NAME}` references replaced.
+    mutating func string(_ node: ConfigNode, _ path: String) -> String? {
+        guard case .string(let raw) = node else {
+            problem(path, "must be a string, not \(node.typeName)")
+            return nil
+        }
+        return expand(raw, path)
+    }
+
+    mutating func optionalString(_ node: ConfigNode, _ path: String) -> String? {
+        if case .null = node { return "" }
+        return string(node, path)
+    }
+
+    /// A header value may be written as a number or boolean too.
+    mutating func scalarText(_ node: ConfigNode, _ path: String) -> String? {
+        switch node {
+        case .string: return string(node, path)
+        case .int(let value): return String(value)
+        case .double(let value): return String(value)
+        case .bool(let value): return String(value)
+        default:
+            problem(path, "must be a string, not \(node.typeName)")
+            return nil
+        }
+    }
+
+    mutating func integer(_ node: ConfigNode, _ path: String) -> Int? {
+        switch node {
+        case .int(let value): return value
+        case .string(let raw) where raw.contains("${"):
+            guard let text = expand(raw, path) else { return nil }
+            guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                problem(path, "must be an integer, got \"\(text)\" from the environment")
+                return nil
+            }
+            return value
+        default:
+            problem(path, "must be an integer, not \(node.typeName)")
+            return nil
+        }
+    }
+
+    mutating func number(_ node: ConfigNode, _ path: String) -> Double? {
+        switch node {
+        case .int(let value): return Double(value)
+        case .double(let value): return value
+        case .string(let raw) where raw.contains("${"):
+            guard let text = expand(raw, path) else { return nil }
+            guard let value = Double(text.trimmingCharacters(in: .whitespaces)) else {
+                problem(path, "must be a number, got \"\(text)\" from the environment")
+                return nil
+            }
+            return value
+        default:
+            problem(path, "must be a number, not \(node.typeName)")
+            return nil
+        }
+    }
+
+    mutating func bool(_ node: ConfigNode, _ path: String) -> Bool? {
+        switch node {
+        case .bool(let value): return value
+        case .string(let raw) where raw.contains("${"):
+            guard let text = expand(raw, path) else { return nil }
+            switch text.lowercased() {
+            case "true", "1", "yes": return true
+            case "false", "0", "no": return false
+            default:
+                problem(path, "must be true or false, got \"\(text)\" from the environment")
+                return nil
+            }
+        default:
+            problem(path, "must be true or false, not \(node.typeName)")
+            return nil
+        }
+    }
+
+    mutating func positive(_ value: Double, _ path: String) -> Bool {
+        guard value > 0 else {
+            problem(path, "must be > 0")
+            return false
+        }
+        return true
+    }
+
+    mutating func nonNegative<Value: Comparable & ExpressibleByIntegerLiteral>(_ value: Value, _ path: String) -> Bool {
+        guard value >= 0 else {
+            problem(path, "must be >= 0")
+            return false
+        }
+        return true
+    }
+
+    /// Replaces `${NAME}` with the environment variable; an unset variable is a problem naming it.
+    mutating func expand(_ raw: String, _ path: String) -> String? {
+        guard raw.contains("${") else { return raw }
+        var output = ""
+        var rest = raw[...]
+        var ok = true
+        while let open = rest.range(of: "${") {
+            output += rest[..<open.lowerBound]
+            let afterOpen = rest[open.upperBound...]
+            guard let close = afterOpen.firstIndex(of: "}") else {
+                output += rest[open.lowerBound...]
+                rest = rest[rest.endIndex...]
+                break
+            }
+            let name = String(afterOpen[..<close])
+            if Self.isEnvironmentName(name) {
+                if let value = environment[name] {
+                    output += value
+                } else {
+                    problem(path, "environment variable \(name) is not set")
+                    ok = false
+                }
+            } else {
+                output += rest[open.lowerBound...close]
+            }
+            rest = afterOpen[afterOpen.index(after: close)...]
+        }
+        output += rest
+        return ok ? output : nil
+    }
+
+    static func isEnvironmentName(_ name: String) -> Bool {
+        guard let first = name.utf8.first, first == UInt8(ascii: "_") || (first | 0x20) >= UInt8(ascii: "a") && (first | 0x20) <= UInt8(ascii: "z")
+        else { return false }
+        return name.utf8.allSatisfy { byte in
+            byte == UInt8(ascii: "_") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20)
+        }
+    }
+}

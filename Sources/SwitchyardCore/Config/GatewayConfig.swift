@@ -1,0 +1,109 @@
+/// A validated gateway configuration: `_global` settings plus one route per public model name.
+public struct GatewayConfig: Sendable {
+    public var global: GlobalSettings
+    /// Models in file order.
+    public var models: [ModelConfig]
+
+    public init(global: GlobalSettings, models: [ModelConfig]) {
+        self.global = global
+        self.models = models
+    }
+
+    public func model(named name: String) -> ModelConfig? {
+        models.first { $0.name == name }
+    }
+}
+
+/// The `_global` section.
+public struct GlobalSettings: Sendable, Equatable {
+    /// Provider `timeout` when a provider does not set one (seconds).
+    public var defaultTimeout: Double = 60
+    /// Provider `retry` when a provider does not set one.
+    public var defaultRetry: Int = 3
+    public var logRequests: Bool = true
+    /// Gateway keys accepted on `/v1/*`; empty means no authentication.
+    public var apiKeys: [String] = []
+    /// Key for `/admin/*` and `/metrics`; falls back to `apiKeys` when nil.
+    public var adminKey: String?
+    public var maxRequestBodyBytes: Int = 32 * 1024 * 1024
+    /// How long a provider is skipped after a 429 without `Retry-After`, or after a 401/403 (seconds).
+    public var cooldownSeconds: Double = 30
+    /// First retry delay on the same provider; doubles per retry, with jitter (milliseconds).
+    public var retryBackoffMilliseconds: Int = 100
+    /// Serve `/metrics` without admin authentication.
+    public var metricsPublic: Bool = false
+    /// How long in-flight requests may run after SIGTERM before they are ended (seconds).
+    public var shutdownGraceSeconds: Double = 30
+
+    public init() {}
+}
+
+/// One public model name and the providers that can serve it.
+public struct ModelConfig: Sendable {
+    public var name: String
+    public var providers: [ProviderConfig]
+
+    public init(name: String, providers: [ProviderConfig]) {
+        self.name = name
+        self.providers = providers
+    }
+}
+
+/// The kinds of upstream Switchyard can talk to.
+public enum ProviderType: String, Sendable, CaseIterable {
+    /// Any OpenAI-compatible HTTP API.
+    case openai
+    /// A built-in provider that answers locally by echoing the prompt; needs no network or key.
+    case echo
+}
+
+/// One upstream provider of a model.
+public struct ProviderConfig: Sendable, Equatable {
+    public var name: String
+    public var type: ProviderType = .openai
+    /// Base URL such as `https://api.example.com/v1`, without a trailing slash.
+    public var endpoint: String = ""
+    public var apiKey: String = ""
+    /// The model name sent upstream.
+    public var model: String = ""
+    /// Lower numbers are tried first.
+    public var priority: Int = 1
+    public var weight: Int = 10
+    public var rateLimit: RateLimitConfig?
+    /// Extra attempts on the same provider after a retryable failure.
+    public var retry: Int = 3
+    /// Seconds until response headers, and the longest silence allowed inside a stream.
+    public var timeout: Double = 60
+    public var streamSupport: Bool = true
+    public var nonStreamSupport: Bool = true
+    public var enabled: Bool = true
+    public var customHeaders: [CustomHeader] = []
+    public var maxContextLength: Int?
+
+    public init(name: String) {
+        self.name = name
+    }
+}
+
+public struct CustomHeader: Sendable, Equatable {
+    public var name: String
+    public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// A provider's allowance per period; nil limits are unlimited.
+public struct RateLimitConfig: Sendable, Equatable {
+    public var requestsPerPeriod: Int?
+    public var tokensPerPeriod: Int?
+    public var periodCron: CronSchedule
+
+    public init(requestsPerPeriod: Int? = nil, tokensPerPeriod: Int? = nil, periodCron: CronSchedule) {
+        self.requestsPerPeriod = requestsPerPeriod
+        self.tokensPerPeriod = tokensPerPeriod
+        self.periodCron = periodCron
+    }
+}

@@ -1,0 +1,140 @@
+import NIOCore
+
+/// Splits an upstream byte stream into complete server-sent events, byte-exact.
+///
+/// An event ends with a blank line; lines may end with LF, CRLF or CR (the SSE grammar). Each returned event
+/// holds its original bytes including the blank line, so relaying every event reproduces the stream exactly.
+/// Bytes of an event that has not ended yet are held until it does: a relay built on this never forwards half an
+/// event, so a stream that breaks can still be ended with a well-formed error event.
+public struct SSEEventFramer: Sendable {
+    private var pending = ByteBuffer()
+    private var atLineStart = true
+    private var afterCR = false
+
+    public init() {}
+
+    /// Bytes received that do not yet form a complete event.
+    public var pendingByteCount: Int { pending.readableBytes }
+
+    /// Adds `chunk` and returns the events it completes, in order.
+    public mutating func append(_ chunk: ByteBuffer) -> [ByteBuffer] {
+        var buffer: ByteBuffer
+        let scanFrom: Int
+        if pending.readableBytes == 0 {
+            buffer = chunk
+            scanFrom = 0
+        } else {
+            scanFrom = pending.readableBytes
+            pending.writeImmutableBuffer(chunk)
+            buffer = pending
+        }
+        var boundaries: [Int] = []
+        buffer.withUnsafeReadableBytes { bytes in
+            var index = scanFrom
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == 0x0A {  // LF
+                    if afterCR {
+                        afterCR = false  // second half of a CRLF already counted at the CR
+                    } else if atLineStart {
+                        boundaries.append(index + 1)
+                    } else {
+                        atLineStart = true
+                    }
+                } else if byte == 0x0D {  // CR
+                    if atLineStart {
+                        if index + 1 < bytes.count, bytes[index + 1] == 0x0A {
+                            index += 1
+                            afterCR = false
+                        } else {
+                            afterCR = true
+                        }
+                        boundaries.append(index + 1)
+                    } else {
+                        atLineStart = true
+                        afterCR = true
+                    }
+                } else {
+                    atLineStart = false
+                    afterCR = false
+                }
+                index += 1
+            }
+        }
+        guard let last = boundaries.last else {
+            if scanFrom == 0 { pending = chunk }
+            return []
+        }
+        var events: [ByteBuffer] = []
+        events.reserveCapacity(boundaries.count)
+        var start = 0
+        for end in boundaries {
+            events.append(buffer.getSlice(at: buffer.readerIndex + start, length: end - start)!)
+            start = end
+        }
+        buffer.moveReaderIndex(forwardBy: last)
+        pending = buffer.readableBytes == 0 ? ByteBuffer() : buffer
+        return events
+    }
+}
+
+/// Reading the fields of one raw event.
+public enum SSEEvent {
+    /// The event's `data` field: its `data:` lines joined with LF (one leading space stripped from each), or nil
+    /// when it has none (comments, keep-alives, blank events).
+    public static func data(of event: ByteBuffer) -> ByteBuffer? {
+        event.withUnsafeReadableBytes { bytes -> ByteBuffer? in
+            var result: ByteBuffer?
+            var lineStart = 0
+            var index: Int
+            while lineStart < bytes.count {
+                // Find the end of this line.
+                index = lineStart
+                while index < bytes.count, bytes[index] != 0x0A, bytes[index] != 0x0D { index += 1 }
+                let lineEnd = index
+                if lineEnd == lineStart { break }  // the blank line that ends the event
+                if lineEnd - lineStart >= 5, bytes[lineStart] == UInt8(ascii: "d"), bytes[lineStart + 1] == UInt8(ascii: "a"),
+                    bytes[lineStart + 2] == UInt8(ascii: "t"), bytes[lineStart + 3] == UInt8(ascii: "a"),
+                    bytes[lineStart + 4] == UInt8(ascii: ":")
+                {
+                    var valueStart = lineStart + 5
+                    if valueStart < lineEnd, bytes[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
+                    if result == nil {
+                        result = event.getSlice(at: event.readerIndex + valueStart, length: lineEnd - valueStart)
+                    } else {
+                        result!.writeInteger(UInt8(0x0A))
+                        result!.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[valueStart..<lineEnd]))
+                    }
+                } else if lineEnd - lineStart == 4, bytes[lineStart] == UInt8(ascii: "d"),
+                    bytes[lineStart + 1] == UInt8(ascii: "a"), bytes[lineStart + 2] == UInt8(ascii: "t"),
+                    bytes[lineStart + 3] == UInt8(ascii: "a")
+                {
+                    // A bare "data" line is a data field with an empty value.
+                    if result == nil { result = ByteBuffer() } else { result!.writeInteger(UInt8(0x0A)) }
+                }
+                // Skip the line terminator (CRLF counts once).
+                if index < bytes.count, bytes[index] == 0x0D { index += 1 }
+                if index < bytes.count, bytes[index] == 0x0A { index += 1 }
+                lineStart = index
+            }
+            return result
+        }
+    }
+
+    /// True for the OpenAI end marker `data: [DONE]`.
+    public static func isDone(data: ByteBuffer) -> Bool {
+        data.readableBytesView.elementsEqual("[DONE]".utf8)
+    }
+
+    /// A complete event carrying `data`.
+    public static func encode(data: [UInt8]) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(data.count + 8)
+        buffer.writeString("data: ")
+        buffer.writeBytes(data)
+        buffer.writeString("\n\n")
+        return buffer
+    }
+
+    public static let done = ByteBuffer(string: "data: [DONE]\n\n")
+}

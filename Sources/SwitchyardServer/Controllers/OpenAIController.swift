@@ -1,0 +1,44 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SwitchyardCore
+
+/// The OpenAI-compatible routes, with and without the `/v1` prefix.
+struct OpenAIController {
+    let state: GatewayState
+    let proxy: ProxyEngine
+
+    func addRoutes(to router: Router<GatewayRequestContext>) {
+        for prefix in ["/v1", ""] {
+            let group = router.group(RouterPath(prefix.isEmpty ? "/" : prefix)).add(middleware: APIKeyMiddleware(state: state))
+            for endpoint in APIEndpoint.allCases {
+                group.post(RouterPath(endpoint.rawValue)) { request, context in
+                    try await proxy.handle(endpoint, request: request, context: context)
+                }
+            }
+            group.get("models") { _, _ in listModels() }
+            group.get("models/{model}") { _, context in
+                let name = context.parameters.get("model") ?? ""
+                guard state.table.config.model(named: name) != nil else { throw GatewayError.modelNotFound(name) }
+                return Self.json(Self.modelObject(name))
+            }
+        }
+    }
+
+    func listModels() -> Response {
+        let models = state.table.config.models.map { Self.modelObject($0.name) }
+        return Self.json(["object": "list", "data": models])
+    }
+
+    static func modelObject(_ name: String) -> [String: Any] {
+        ["id": name, "object": "model", "created": 0, "owned_by": "switchyard"]
+    }
+
+    static func json(_ object: Any, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: JSONValue.encode(object)))
+        )
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Log lines for people: `2026-11-22T03:12:00.123Z INFO switchyard: Selected provider a for model m`, written to
+/// stderr and appended to `<log-dir>/gateway.log`.
+public struct GatewayLogHandler: LogHandler {
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    private let label: String
+    private let sink: LogSink
+
+    public init(label: String, level: Logger.Level, sink: LogSink) {
+        self.label = label
+        self.logLevel = level
+        self.sink = sink
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
+        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        var line = "\(Self.timestamp()) \(Self.levelName(event.level)) \(label): \(event.message)"
+        if !merged.isEmpty {
+            line += " [" + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "]"
+        }
+        sink.write(line + "\n")
+    }
+
+    /// The seed's level names, so `grep ERROR` and `grep WARNING` work.
+    static func levelName(_ level: Logger.Level) -> String {
+        switch level {
+        case .trace: "TRACE"
+        case .debug: "DEBUG"
+        case .info: "INFO"
+        case .notice: "NOTICE"
+        case .warning: "WARNING"
+        case .error: "ERROR"
+        case .critical: "CRITICAL"
+        }
+    }
+
+    /// `LOG_LEVEL` values: DEBUG, INFO, WARNING (or WARN), ERROR, and swift-log's own names.
+    public static func level(named name: String?) -> Logger.Level? {
+        guard let name = name?.lowercased(), !name.isEmpty else { return nil }
+        switch name {
+        case "warn", "warning": return .warning
+        case "fatal": return .critical
+        default: return Logger.Level(rawValue: name)
+        }
+    }
+
+    private static func timestamp() -> String {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        var seconds = time_t(time.tv_sec)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(time.tv_nsec / 1_000_000)
+        )
+    }
+}
+
+/// Where log lines go: stderr, and optionally a file that is rotated by size (`gateway.log`, `gateway.log.1`, …).
+public final class LogSink: Sendable {
+    private struct State {
+        var file: FileHandle?
+        var size: Int
+    }
+
+    private let state: Mutex<State>
+    private let path: String?
+    private let maximumBytes: Int
+    private let keptFiles: Int
+    private let toStandardError: Bool
+
+    /// - Parameters:
+    ///   - path: the log file, or nil for stderr only.
+    ///   - maximumBytes: size at which the file is rotated.
+    ///   - keptFiles: rotated files kept besides the current one.
+    public init(path: String?, toStandardError: Bool = true, maximumBytes: Int = 10 * 1024 * 1024, keptFiles: Int = 5) {
+        self.path = path
+        self.maximumBytes = maximumBytes
+        self.keptFiles = keptFiles
+        self.toStandardError = toStandardError
+        var state = State(file: nil, size: 0)
+        if let path {
+            state.file = Self.open(path)
+            state.size = Int((try? state.file?.seekToEnd()) ?? 0)
+        }
+        self.state = Mutex(state)
+    }
+
+    public func write(_ line: String) {
+        let data = Data(line.utf8)
+        if toStandardError {
+            FileHandle.standardError.write(data)
+        }
+        guard let path else { return }
+        state.withLock { state in
+            if state.size + data.count > maximumBytes && state.size > 0 {
+                try? state.file?.close()
+                rotate(path)
+                state.file = Self.open(path)
+                state.size = 0
+            }
+            state.file?.write(data)
+            state.size += data.count
+        }
+    }
+
+    private func rotate(_ path: String) {
+        let manager = FileManager.default
+        try? manager.removeItem(atPath: "\(path).\(keptFiles)")
+        if keptFiles > 1 {
+            for index in stride(from: keptFiles - 1, through: 1, by: -1) {
+                try? manager.moveItem(atPath: "\(path).\(index)", toPath: "\(path).\(index + 1)")
+            }
+        }
+        if keptFiles > 0 {
+            try? manager.moveItem(atPath: path, toPath: "\(path).1")
+        } else {
+            try? manager.removeItem(atPath: path)
+        }
+    }
+
+    private static func open(_ path: String) -> FileHandle? {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+        }
+        let handle = FileHandle(forWritingAtPath: path)
+        _ = try? handle?.seekToEnd()
+        return handle
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SwitchyardCore
+
+/// Requires one of `_global.api_key` on the OpenAI routes, as `Authorization: Bearer <key>` or `x-api-key`.
+/// With no key configured the routes are open.
+struct APIKeyMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+    let state: GatewayState
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let keys = state.table.config.global.apiKeys
+        if !keys.isEmpty {
+            try KeyCheck.require(keys: keys, in: request.headers)
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Reading and checking gateway keys.
+enum KeyCheck {
+    /// The key a client presented: `Authorization: Bearer <key>` or `x-api-key: <key>`.
+    static func presentedKey(in headers: HTTPFields) -> String? {
+        if let authorization = headers[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" {
+                return parts[1].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        if let name = HTTPField.Name("x-api-key"), let key = headers[name] {
+            return key.trimmingCharacters(in: .whitespaces)
+        }
+        return nil
+    }
+
+    static func require(keys: [String], in headers: HTTPFields) throws(GatewayError) {
+        guard let presented = presentedKey(in: headers), !presented.isEmpty else {
+            throw .unauthorized("Missing API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.")
+        }
+        // Every configured key is compared in full, so timing reveals neither which key matched nor how much of it.
+        var matched = false
+        for key in keys where constantTimeEquals(key, presented) {
+            matched = true
+        }
+        guard matched else { throw .unauthorized("Invalid API key.") }
+    }
+
+    /// Compares without an early exit; the running time depends only on the lengths.
+    static func constantTimeEquals(_ expected: String, _ presented: String) -> Bool {
+        let a = Array(expected.utf8)
+        let b = Array(presented.utf8)
+        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        for index in 0..<max(a.count, b.count) {
+            let x = index < a.count ? a[index] : 0
+            let y = index < b.count ? b[index] : 0
+            difference |= x ^ y
+        }
+        return difference == 0 && a.count == b.count
+    }
+}

@@ -1,0 +1,264 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SwitchyardCore
+
+/// Serves one OpenAI request: picks providers in route order, retries and fails over by the failover policy, and
+/// converts between streaming and non-streaming answers where a provider cannot serve the client's mode.
+struct ProxyEngine: Sendable {
+    let state: GatewayState
+    let transport: UpstreamTransport
+
+    /// Largest non-streamed upstream answer accepted (embeddings of big batches can be tens of MB).
+    static let maximumUpstreamBodyBytes = 256 * 1024 * 1024
+    /// Largest upstream error body kept for passing through.
+    static let maximumErrorBodyBytes = 1024 * 1024
+
+    func handle(_ endpoint: APIEndpoint, request: Request, context: GatewayRequestContext) async throws -> Response {
+        let table = state.table
+        let global = table.config.global
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: global.maxRequestBodyBytes)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw GatewayError.payloadTooLarge(limit: global.maxRequestBodyBytes)
+        }
+        let clientRequest = try ClientRequest(endpoint: endpoint, body: body)
+        guard let route = table.route(for: clientRequest.model) else {
+            throw GatewayError.modelNotFound(clientRequest.model)
+        }
+        let clientHeaders = request.headers.map { HeaderField($0.name.rawName, $0.value) }
+        let logger = context.logger
+
+        var plan = route.makePlan()
+        var attempts: [AttemptRecord] = []
+        let startedAt = Date()
+        while let provider = plan.next(availability: { state.availability(of: $0, model: route.name, now: Date()) }) {
+            let key = ProviderKey(model: route.name, provider: provider.name)
+            let upstreamStream = Self.upstreamStreams(client: clientRequest, provider: provider)
+            let upstreamRequest = ProviderAdapters.adapter(for: provider.type).makeRequest(
+                clientRequest, provider: provider, upstreamStream: upstreamStream, clientHeaders: clientHeaders
+            )
+            var retry = 0
+            while true {
+                logger.info(
+                    "Selected provider \(provider.name) for model \(route.name)\(retry > 0 ? " (retry \(retry) of \(provider.retry))" : "")"
+                )
+                let result = try await attempt(
+                    upstreamRequest, provider: provider, client: clientRequest, request: request, context: context
+                )
+                guard case .failed(let failure, let upstreamAnswer) = result else {
+                    if case .delivered(let response) = result { return response }
+                    preconditionFailure("unreachable")
+                }
+                attempts.append(AttemptRecord(provider: provider.name, failure: failure))
+                let decision = FailoverPolicy.decide(failure, defaultCooldown: global.cooldownSeconds)
+                if decision == .returnToClient, let upstreamAnswer {
+                    logger.info("Provider \(provider.name) rejected the request with \(failure); returning it to the client")
+                    return upstreamAnswer
+                }
+                if decision == .retry && retry < provider.retry {
+                    retry += 1
+                    logger.warning("Provider \(provider.name) failed: \(failure); retrying (\(retry) of \(provider.retry))")
+                    try await Task.sleep(for: FailoverPolicy.backoff(retry: retry, baseMilliseconds: global.retryBackoffMilliseconds))
+                    continue
+                }
+                if case .switchProvider(let cooldown?) = decision, cooldown > 0, case .status(let status, _) = failure {
+                    state.cooldowns.coolDown(key, until: Date().addingTimeInterval(cooldown), status: status)
+                }
+                logger.warning("Switching provider: \(provider.name) failed for model \(route.name): \(failure)")
+                break
+            }
+        }
+        if attempts.isEmpty {
+            let error = GatewayError.noAvailableProvider(model: route.name, skipped: plan.skipped, now: startedAt)
+            logger.error("ERROR no provider available for model \(route.name): \(error.message)")
+            throw error
+        }
+        let error = GatewayError.allProvidersFailed(model: route.name, attempts: attempts)
+        logger.error("ERROR \(error.message)")
+        throw error
+    }
+
+    /// Whether the upstream is asked to stream: the client's choice when the provider supports it, else the
+    /// provider's only mode (the answer is then converted).
+    static func upstreamStreams(client: ClientRequest, provider: ProviderConfig) -> Bool {
+        guard client.endpoint.supportsStreaming else { return false }
+        return client.stream ? provider.streamSupport : !provider.nonStreamSupport
+    }
+
+    enum AttemptResult {
+        case delivered(Response)
+        /// The attempt failed; `upstreamAnswer` is the upstream's own error response, for passing through.
+        case failed(AttemptFailure, upstreamAnswer: Response?)
+    }
+
+    private func attempt(
+        _ upstreamRequest: UpstreamRequest, provider: ProviderConfig, client: ClientRequest, request: Request,
+        context: GatewayRequestContext
+    ) async throws -> AttemptResult {
+        let response: UpstreamResponse
+        do {
+            response = try await transport.send(upstreamRequest, provider: provider)
+        } catch {
+            return .failed(try Self.classify(error), upstreamAnswer: nil)
+        }
+        let idleTimeout = TimeAmount.fromSeconds(provider.timeout)
+        let eventLoop = context.eventLoop
+        let providerHeader = HTTPField(name: .switchyardProvider, value: provider.name)
+
+        guard (200..<300).contains(response.status) else {
+            let errorBody = (try? await StreamGuard.run(idleTimeout: idleTimeout, eventLoop: eventLoop) {
+                try await response.body.collect(upTo: Self.maximumErrorBodyBytes, guard: $0)
+            }) ?? ByteBuffer()
+            let retryAfter = FailoverPolicy.retryAfter(
+                seconds: response.header("retry-after"), milliseconds: response.header("retry-after-ms"), now: Date()
+            )
+            var headers: HTTPFields = [.contentType: response.header("content-type") ?? "application/json"]
+            headers.append(providerHeader)
+            let answer = Response(
+                status: .init(code: response.status), headers: headers, body: .init(byteBuffer: errorBody)
+            )
+            return .failed(.status(response.status, retryAfter: retryAfter), upstreamAnswer: answer)
+        }
+
+        do {
+            if response.isEventStream {
+                if client.stream {
+                    return try await openRelay(response, provider: provider, client: client, request: request, context: context)
+                }
+                let answer = try await aggregate(response, client: client, idleTimeout: idleTimeout, eventLoop: eventLoop)
+                var headers: HTTPFields = [.contentType: "application/json"]
+                headers.append(providerHeader)
+                return .delivered(Response(status: .ok, headers: headers, body: .init(byteBuffer: answer)))
+            }
+            let answer = try await StreamGuard.run(idleTimeout: idleTimeout, eventLoop: eventLoop) {
+                try await response.body.collect(upTo: Self.maximumUpstreamBodyBytes, guard: $0)
+            }
+            if client.stream {
+                let events = try StreamSynthesizer.stream(
+                    fromResponse: answer, endpoint: client.endpoint, includeUsage: client.includeUsage
+                )
+                return .delivered(Response(status: .ok, headers: Self.eventStreamHeaders(providerHeader), body: .init(byteBuffer: events)))
+            }
+            var headers: HTTPFields = [.contentType: response.header("content-type") ?? "application/json"]
+            headers.append(providerHeader)
+            return .delivered(Response(status: .init(code: response.status), headers: headers, body: .init(byteBuffer: answer)))
+        } catch let error as GatewayError {
+            return .failed(.invalidResponse(error.message), upstreamAnswer: nil)
+        } catch {
+            return .failed(try Self.classify(error), upstreamAnswer: nil)
+        }
+    }
+
+    /// Reads an upstream stream to its end and builds one non-stream answer from it.
+    private func aggregate(
+        _ response: UpstreamResponse, client: ClientRequest, idleTimeout: TimeAmount, eventLoop: any EventLoop
+    ) async throws -> ByteBuffer {
+        let endpoint = client.endpoint
+        let body = response.body
+        let bytes = try await StreamGuard.run(idleTimeout: idleTimeout, eventLoop: eventLoop) { streamGuard in
+            var framer = SSEEventFramer()
+            var aggregator = StreamAggregator(endpoint: endpoint)
+            while let chunk = try await body.next() {
+                streamGuard.touch()
+                for event in framer.append(chunk) {
+                    if let data = SSEEvent.data(of: event) { try aggregator.add(data: data) }
+                }
+            }
+            guard aggregator.chunkCount > 0 else { throw UnusableAnswer(reason: "the stream carried no chunks") }
+            guard aggregator.sawDone || aggregator.sawFinishReason else {
+                throw UnusableAnswer(reason: "the stream ended before it finished")
+            }
+            return aggregator.result()
+        }
+        return ByteBuffer(bytes: bytes)
+    }
+
+    /// Waits for the upstream stream's first event, then commits: the client gets a 200 event stream that relays
+    /// the rest. Until that first event, a failure is still an ordinary failed attempt.
+    private func openRelay(
+        _ response: UpstreamResponse, provider: ProviderConfig, client: ClientRequest, request: Request,
+        context: GatewayRequestContext
+    ) async throws -> AttemptResult {
+        let body = response.body
+        let (framer, firstEvents) = try await StreamGuard.run(
+            idleTimeout: .fromSeconds(provider.timeout), eventLoop: context.eventLoop
+        ) { streamGuard in
+            var framer = SSEEventFramer()
+            while let chunk = try await body.next() {
+                streamGuard.touch()
+                let events = framer.append(chunk)
+                if !events.isEmpty { return (framer, events) }
+            }
+            return (framer, [])
+        }
+        guard !firstEvents.isEmpty else {
+            return .failed(.invalidResponse("the stream ended before its first event"), upstreamAnswer: nil)
+        }
+        if let data = SSEEvent.data(of: firstEvents[0]), ChunkInfo(data: data).isError {
+            let message = String(buffer: data).prefix(300)
+            return .failed(.invalidResponse("the stream began with an error: \(message)"), upstreamAnswer: nil)
+        }
+        let relay = StreamRelay(
+            body: body, framer: framer, firstEvents: firstEvents, clientWantsUsage: client.includeUsage,
+            idleTimeout: .fromSeconds(provider.timeout), eventLoop: context.eventLoop, provider: provider.name,
+            logger: context.logger
+        )
+        let requestBody = request.body
+        let headers = Self.eventStreamHeaders(HTTPField(name: .switchyardProvider, value: provider.name))
+        return .delivered(
+            Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                try await relay.run(writer: &writer, requestBody: requestBody)
+            })
+        )
+    }
+
+    static func eventStreamHeaders(_ extra: HTTPField) -> HTTPFields {
+        var headers: HTTPFields = [
+            .contentType: "text/event-stream",
+            .cacheControl: "no-cache",
+        ]
+        headers.append(HTTPField(name: .accelBuffering, value: "no"))
+        headers.append(extra)
+        return headers
+    }
+
+    /// Maps a transport error to an attempt failure; cancellation is rethrown (the client went away).
+    static func classify(_ error: any Error) throws -> AttemptFailure {
+        if error is CancellationError || Task.isCancelled { throw CancellationError() }
+        if let stop = error as? StreamStop {
+            switch stop {
+            case .idleTimeout: return .timeout
+            case .clientDisconnected: throw CancellationError()
+            }
+        }
+        if let clientError = error as? HTTPClientError {
+            switch clientError {
+            case .deadlineExceeded, .readTimeout, .connectTimeout, .tlsHandshakeTimeout: return .timeout
+            case .cancelled: throw CancellationError()
+            default: return .connection(clientError.shortDescription)
+            }
+        }
+        if error is UpstreamBodyTooLarge {
+            return .invalidResponse("the answer is larger than \(maximumUpstreamBodyBytes) bytes")
+        }
+        if let unusable = error as? UnusableAnswer {
+            return .invalidResponse(unusable.reason)
+        }
+        return .connection(String(String(describing: error).prefix(200)))
+    }
+}
+
+/// A 2xx upstream answer that cannot be used (e.g. a stream that stopped before finishing).
+struct UnusableAnswer: Error {
+    var reason: String
+}
+
+extension HTTPField.Name {
+    static let switchyardProvider = HTTPField.Name("X-Switchyard-Provider")!
+    static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
+}

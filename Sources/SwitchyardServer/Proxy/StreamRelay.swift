@@ -1,0 +1,164 @@
+import Hummingbird
+import Logging
+import NIOCore
+import SwitchyardCore
+
+/// How a relayed stream ended.
+enum RelayOutcome: Sendable, Equatable {
+    /// The upstream finished (`[DONE]`, or a clean end after a finish reason).
+    case completed
+    /// The upstream broke, went silent or ended early; the client got one error event and no `[DONE]`.
+    case failed(reason: String)
+    /// The client went away; the upstream request was cancelled.
+    case clientGone
+}
+
+/// What a relay learned about the stream as it passed, for accounting.
+struct RelayReport: Sendable {
+    var outcome: RelayOutcome
+    var usage: TokenUsage?
+}
+
+/// Relays a committed upstream SSE stream to the client, event by event as it arrives.
+///
+/// Events are forwarded byte-exact, except that the usage chunk and `"usage": null` fields which Switchyard asked
+/// for itself are removed when the client did not ask for usage. The relay ends in one of three ways: the
+/// upstream finishes; the upstream fails (the client then gets one `data: {"error":…}` event and no `[DONE]`, never
+/// a silent clean end); or the client disconnects (the upstream request is cancelled at once).
+struct StreamRelay: Sendable {
+    let body: UpstreamBody
+    let framer: SSEEventFramer
+    let firstEvents: [ByteBuffer]
+    let clientWantsUsage: Bool
+    let idleTimeout: TimeAmount
+    let eventLoop: any EventLoop
+    let provider: String
+    let logger: Logger
+    var onFinish: @Sendable (RelayReport) -> Void = { _ in }
+
+    func run(writer: inout any ResponseBodyWriter, requestBody: RequestBody) async throws {
+        let sink = ClientSink(writer)
+        let progress = RelayProgress()
+        let streamGuard = StreamGuard(idleTimeout: idleTimeout, eventLoop: eventLoop)
+        var outcome: RelayOutcome
+        do {
+            try await requestBody.consumeWithInboundCloseHandler { _ in
+                try await streamGuard.run { streamGuard in try await pump(into: sink, progress: progress, streamGuard: streamGuard) }
+            } onInboundClosed: {
+                streamGuard.stop(.clientDisconnected)
+            }
+            outcome = .completed
+        } catch StreamStop.idleTimeout {
+            outcome = .failed(reason: "no data from the upstream for \(idleTimeout.nanoseconds / 1_000_000_000) s")
+        } catch let failure as UpstreamStreamFailure {
+            outcome = .failed(reason: failure.reason)
+        } catch {
+            // A write to the client failed, the client disconnected, or the task was cancelled.
+            outcome = .clientGone
+        }
+        if case .failed(let reason) = outcome {
+            logger.error("ERROR stream from provider \(provider) failed after it started: \(reason)")
+            if !progress.sawError {
+                let error = GatewayError(
+                    status: 502, type: "api_error", code: "upstream_stream_error",
+                    message: "The upstream provider failed during the stream: \(reason)."
+                )
+                try? await writer.write(ByteBuffer(bytes: error.sseEvent))
+            }
+        } else if outcome == .clientGone {
+            logger.info("Client disconnected from a stream of provider \(provider); upstream request cancelled")
+        }
+        onFinish(RelayReport(outcome: outcome, usage: progress.usage))
+        if outcome != .clientGone {
+            try await writer.finish(nil)
+        }
+    }
+
+    private func pump(into sink: ClientSink, progress: RelayProgress, streamGuard: StreamGuard) async throws {
+        var framer = self.framer
+        try await deliver(firstEvents, to: sink, progress: progress)
+        while true {
+            let chunk: ByteBuffer?
+            do {
+                chunk = try await body.next()
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                throw UpstreamStreamFailure(reason: "connection error: \(String(describing: error).prefix(200))")
+            }
+            guard let chunk else { break }
+            streamGuard.touch()
+            let events = framer.append(chunk)
+            if !events.isEmpty {
+                try await deliver(events, to: sink, progress: progress)
+            }
+        }
+        if progress.sawError { throw UpstreamStreamFailure(reason: "the upstream sent an error event") }
+        if framer.pendingByteCount > 0 {
+            throw UpstreamStreamFailure(reason: "the stream ended in the middle of an event")
+        }
+        if !progress.sawDone && !progress.sawFinishReason {
+            throw UpstreamStreamFailure(reason: "the stream ended before it finished")
+        }
+    }
+
+    private func deliver(_ events: [ByteBuffer], to sink: ClientSink, progress: RelayProgress) async throws {
+        var outgoing: [ByteBuffer] = []
+        outgoing.reserveCapacity(events.count)
+        for event in events {
+            guard let data = SSEEvent.data(of: event) else {
+                outgoing.append(event)
+                continue
+            }
+            let info = ChunkInfo(data: data)
+            progress.record(info)
+            if !clientWantsUsage {
+                if info.isUsageOnly { continue }
+                if info.hasNullUsage, let trimmed = ChunkInfo.removingNullUsage(data) {
+                    outgoing.append(SSEEvent.encode(data: trimmed))
+                    continue
+                }
+            }
+            outgoing.append(event)
+        }
+        if !outgoing.isEmpty {
+            try await sink.write(outgoing)
+        }
+    }
+}
+
+struct UpstreamStreamFailure: Error {
+    var reason: String
+}
+
+/// The client side of a relay, moved into the relay's child task. Only that task writes while it runs; the
+/// response writer's own copy is used again only after it has finished.
+final class ClientSink: @unchecked Sendable {
+    private var writer: any ResponseBodyWriter
+
+    init(_ writer: any ResponseBodyWriter) {
+        self.writer = writer
+    }
+
+    func write(_ buffers: [ByteBuffer]) async throws {
+        if buffers.count == 1 {
+            try await writer.write(buffers[0])
+        } else {
+            try await writer.write(contentsOf: buffers)
+        }
+    }
+}
+
+/// What the relay has seen so far; written only by the relay task, read after it has ended.
+final class RelayProgress: @unchecked Sendable {
+    private(set) var sawDone = false
+    private(set) var sawFinishReason = false
+    private(set) var sawError = false
+    private(set) var usage: TokenUsage?
+
+    func record(_ info: ChunkInfo) {
+        if info.isDone { sawDone = true }
+        if info.hasFinishReason { sawFinishReason = true }
+        if info.isError { sawError = true }
+        if let usage = info.usage { self.usage = usage }
+    }
+}
