@@ -269,7 +269,7 @@ struct ConfigReader {
         }
 
         if let keyNode = lookup["api_key"], let key = optionalString(keyNode, "\(path).api_key") {
-            if key.contains(where: { $0 == "\r" || $0 == "\n" }) {
+            if key.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {  // bytes: "\r\n" is one Character
                 problem("\(path).api_key", "must not contain line breaks")
             }
             provider.apiKey = key
@@ -346,7 +346,7 @@ struct ConfigReader {
             guard let text = scalarText(value, headerPath) else { continue }
             if name.isEmpty || !name.utf8.allSatisfy(Self.isHeaderTokenByte) {
                 problem(headerPath, "is not a valid HTTP header name")
-            } else if text.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) {
+            } else if text.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) {
                 problem(headerPath, "header values must not contain line breaks")
             } else {
                 headers.append(CustomHeader(name: name, value: text))

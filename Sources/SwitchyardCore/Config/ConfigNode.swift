@@ -70,7 +70,15 @@ extension ConfigNode {
             throw ConfigSyntaxError(file: fileName, message: "invalid JSON: \(error)")
         }
         // Decoded objects forget key order; the top-level order (the model list) is recovered from the bytes.
-        let topLevelOrder = (try? JSONObjectScan(bytes).members.map(\.key)) ?? []
+        // The strict scan also rejects what JSONDecoder lets through (trailing commas), which would lose that order.
+        var topLevelOrder: [String] = []
+        if case .object = tree {
+            do {
+                topLevelOrder = try JSONObjectScan(bytes).members.map(\.key)
+            } catch {
+                throw ConfigSyntaxError(file: fileName, message: "invalid JSON: \(error.description)")
+            }
+        }
         return tree.node(keyOrder: topLevelOrder)
     }
 
@@ -88,7 +96,7 @@ extension ConfigNode {
     private static func fromYAML(_ node: Node, fileName: String) throws -> ConfigNode {
         switch node {
         case .scalar(let scalar):
-            switch Tag.Name(rawValue: scalar.tag.description) {
+            switch Resolver.default.resolveTag(of: node) {
             case .null: return .null
             case .bool: return node.bool.map(ConfigNode.bool) ?? .string(scalar.string)
             case .int: return node.int.map(ConfigNode.int) ?? .string(scalar.string)

@@ -71,7 +71,8 @@ public struct JSONObjectEditor {
             splices.append((scan.objectStart + 1..<scan.objectStart + 1, insertion))
         }
 
-        splices.sort { $0.range.lowerBound < $1.range.lowerBound }
+        // An insertion at the object's start sorts before a removal that begins at the same offset.
+        splices.sort { ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound) }
         var output: [UInt8] = []
         output.reserveCapacity(bytes.count + insertion.count + 64)
         var position = 0

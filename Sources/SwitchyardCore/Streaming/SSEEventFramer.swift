@@ -10,6 +10,10 @@ public struct SSEEventFramer: Sendable {
     private var pending = ByteBuffer()
     private var atLineStart = true
     private var afterCR = false
+    /// A CR ending a blank line was the last byte received: the next byte tells whether an LF completes it.
+    private var heldCR = false
+    /// The stream has used a bare CR (not part of a CRLF) as a line end, so a final CR need not wait for an LF.
+    private var sawBareCR = false
 
     public init() {}
 
@@ -33,6 +37,18 @@ public struct SSEEventFramer: Sendable {
             var index = scanFrom
             while index < bytes.count {
                 let byte = bytes[index]
+                if heldCR {
+                    heldCR = false
+                    afterCR = false
+                    if byte == 0x0A {  // the held blank line was a CRLF: the event ends after the LF
+                        boundaries.append(index + 1)
+                        index += 1
+                        continue
+                    }
+                    sawBareCR = true
+                    boundaries.append(index)  // the held CR ended the event
+                }
+                if afterCR && byte != 0x0A { sawBareCR = true }
                 if byte == 0x0A {  // LF
                     if afterCR {
                         afterCR = false  // second half of a CRLF already counted at the CR
@@ -43,13 +59,22 @@ public struct SSEEventFramer: Sendable {
                     }
                 } else if byte == 0x0D {  // CR
                     if atLineStart {
-                        if index + 1 < bytes.count, bytes[index + 1] == 0x0A {
-                            index += 1
-                            afterCR = false
-                        } else {
+                        if index + 1 < bytes.count {
+                            if bytes[index + 1] == 0x0A {
+                                index += 1
+                                afterCR = false
+                            } else {
+                                afterCR = true
+                            }
+                            boundaries.append(index + 1)
+                        } else if sawBareCR {
                             afterCR = true
+                            boundaries.append(index + 1)
+                        } else {
+                            // Wait for the next byte so that a CRLF is never split between two events, whatever
+                            // the chunking (an event starting with a stray LF would hide its data).
+                            heldCR = true
                         }
-                        boundaries.append(index + 1)
                     } else {
                         atLineStart = true
                         afterCR = true

@@ -43,7 +43,9 @@ public enum StreamSynthesizer {
             func delta(_ delta: [String: Any], finish: Any = NSNull()) -> [String: Any] {
                 ["index": index, "delta": delta, "logprobs": NSNull(), "finish_reason": finish]
             }
-            emit([delta(["role": message["role"] ?? "assistant", "content": ""])])
+            // content null (a tool-call answer) stays null, so aggregating the stream gives the same message back.
+            let initialContent: Any = message["content"] is String ? "" : NSNull()
+            emit([delta(["role": message["role"] ?? "assistant", "content": initialContent])])
             if let content = message["content"] as? String, !content.isEmpty {
                 emit([delta(["content": content])])
             }

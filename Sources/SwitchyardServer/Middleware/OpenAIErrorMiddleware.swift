@@ -14,18 +14,11 @@ struct OpenAIErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as GatewayError {
             throw error
-        } catch let error as HTTPError {
-            switch error.status {
-            case .notFound:
-                throw GatewayError.notFound(path: request.uri.path)
-            case .contentTooLarge:
-                throw GatewayError.payloadTooLarge(limit: context.maxUploadSize)
-            default:
-                throw GatewayError(
-                    status: error.status.code, type: "invalid_request_error", code: nil,
-                    message: error.body ?? error.status.reasonPhrase
-                )
-            }
+        } catch let error as HTTPError where error.status == .notFound {
+            throw GatewayError.notFound(path: request.uri.path)
+        } catch let error as any HTTPResponseError {
+            let message = (error as? HTTPError)?.body ?? error.status.reasonPhrase
+            throw GatewayError(status: error.status.code, type: "invalid_request_error", code: nil, message: message)
         } catch is CancellationError {
             throw CancellationError()
         } catch {

@@ -23,7 +23,7 @@ struct ProxyEngine: Sendable {
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: global.maxRequestBodyBytes)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             throw GatewayError.payloadTooLarge(limit: global.maxRequestBodyBytes)
         }
         let clientRequest = try ClientRequest(endpoint: endpoint, body: body)
@@ -208,11 +208,11 @@ struct ProxyEngine: Sendable {
             idleTimeout: .fromSeconds(provider.timeout), eventLoop: context.eventLoop, provider: provider.name,
             logger: context.logger
         )
-        let requestBody = request.body
+        let connection = context.channel
         let headers = Self.eventStreamHeaders(HTTPField(name: .switchyardProvider, value: provider.name))
         return .delivered(
             Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                try await relay.run(writer: &writer, requestBody: requestBody)
+                try await relay.run(writer: &writer, clientConnection: connection)
             })
         )
     }

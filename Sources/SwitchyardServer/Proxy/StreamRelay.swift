@@ -36,16 +36,19 @@ struct StreamRelay: Sendable {
     let logger: Logger
     var onFinish: @Sendable (RelayReport) -> Void = { _ in }
 
-    func run(writer: inout any ResponseBodyWriter, requestBody: RequestBody) async throws {
+    func run(writer: inout any ResponseBodyWriter, clientConnection: any Channel) async throws {
         let sink = ClientSink(writer)
         let progress = RelayProgress()
         let streamGuard = StreamGuard(idleTimeout: idleTimeout, eventLoop: eventLoop)
+        // The connection's close ends the relay at once, even while the upstream is silent. (Hummingbird's
+        // inbound-close helper cannot be used here: it expects a request body that has not been read yet.)
+        clientConnection.closeFuture.whenComplete { [weak streamGuard] _ in
+            streamGuard?.stop(.clientDisconnected)
+        }
         var outcome: RelayOutcome
         do {
-            try await requestBody.consumeWithInboundCloseHandler { _ in
-                try await streamGuard.run { streamGuard in try await pump(into: sink, progress: progress, streamGuard: streamGuard) }
-            } onInboundClosed: {
-                streamGuard.stop(.clientDisconnected)
+            try await streamGuard.run { streamGuard in
+                try await pump(into: sink, progress: progress, streamGuard: streamGuard)
             }
             outcome = .completed
         } catch StreamStop.idleTimeout {

@@ -1,0 +1,209 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOPosix
+import Testing
+
+@Suite("Failover")
+struct FailoverTests {
+    @Test func serverErrorsAreRetriedThenTheNextProviderServes() async throws {
+        let upstream = FakeUpstream { request in
+            request.provider == "flaky" ? Reply.error(.serviceUnavailable) : Reply.chatCompletion(content: "from backup")
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("flaky", endpoint: upstream.endpoint("flaky"), retry: 2),
+                providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
+            ])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody())
+            #expect(reply.status == 200)
+            #expect(reply.content == "from backup")
+            #expect(upstream.count("flaky") == 3, "retry=2 means three attempts")
+            #expect(upstream.count("backup") == 1)
+        }
+    }
+
+    @Test func retryZeroMeansOneAttempt() async throws {
+        let upstream = FakeUpstream { request in
+            request.provider == "flaky" ? Reply.error(.internalServerError) : Reply.chatCompletion(content: "ok")
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("flaky", endpoint: upstream.endpoint("flaky"), retry: 0),
+                providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
+            ])
+        } _: { client in
+            let status1 = try await client.post("/v1/chat/completions", chatBody()).status
+            #expect(status1 == 200)
+            #expect(upstream.count("flaky") == 1)
+        }
+    }
+
+    @Test(arguments: [HTTPResponse.Status.unauthorized, .forbidden, .tooManyRequests])
+    func authAndRateLimitErrorsSwitchAtOnce(status: HTTPResponse.Status) async throws {
+        let upstream = FakeUpstream { request in
+            request.provider == "refusing" ? Reply.error(status) : Reply.chatCompletion(content: "ok")
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("refusing", endpoint: upstream.endpoint("refusing"), retry: 3),
+                providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
+            ])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody())
+            #expect(reply.status == 200)
+            #expect(reply.header("x-switchyard-provider") == "backup")
+            #expect(upstream.count("refusing") == 1, "no retry on \(status.code)")
+        }
+    }
+
+    @Test func rateLimitedProviderCoolsDownForItsRetryAfter() async throws {
+        let upstream = FakeUpstream { request in
+            request.provider == "limited"
+                ? Reply.error(.tooManyRequests, headers: [HTTPField.Name("Retry-After")!: "120"])
+                : Reply.chatCompletion(content: "ok")
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("limited", endpoint: upstream.endpoint("limited")),
+                providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
+            ])
+        } _: { client in
+            for _ in 0..<5 {
+                let status2 = try await client.post("/v1/chat/completions", chatBody()).status
+                #expect(status2 == 200)
+            }
+            #expect(upstream.count("limited") == 1, "later requests skip the provider while it cools down")
+            #expect(upstream.count("backup") == 5)
+        }
+    }
+
+    @Test func everyProviderCoolingDownAnswers503WithRetryAfter() async throws {
+        let upstream = FakeUpstream { _ in Reply.error(.tooManyRequests, headers: [HTTPField.Name("Retry-After")!: "30"]) }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("only", endpoint: upstream.endpoint("only"))])
+        } _: { client in
+            let first = try await client.post("/v1/chat/completions", chatBody())
+            #expect(first.status == 429)
+            #expect(first.error["type"] as? String == "rate_limit_error")
+            #expect(Int(first.header("retry-after") ?? "") == 30)
+            let second = try await client.post("/v1/chat/completions", chatBody())
+            #expect(second.status == 503)
+            #expect(second.error["code"] as? String == "no_available_provider")
+            #expect((Int(second.header("retry-after") ?? "") ?? 0) > 0)
+            #expect(upstream.count("only") == 1)
+        }
+    }
+
+    @Test(arguments: [HTTPResponse.Status.badRequest, .notFound, .contentTooLarge, .unprocessableContent])
+    func otherClientErrorsPassThroughWithoutFailover(status: HTTPResponse.Status) async throws {
+        let upstream = FakeUpstream { request in
+            request.provider == "strict"
+                ? Reply.json(#"{"error":{"message":"bad things","type":"invalid_request_error","param":"messages","code":"x"}}"#, status: status)
+                : Reply.chatCompletion(content: "ok")
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("strict", endpoint: upstream.endpoint("strict"), retry: 3),
+                providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
+            ])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody())
+            #expect(reply.status == Int(status.code))
+            #expect(reply.body == #"{"error":{"message":"bad things","type":"invalid_request_error","param":"messages","code":"x"}}"#)
+            #expect(upstream.count("strict") == 1)
+            #expect(upstream.count("backup") == 0)
+        }
+    }
+
+    @Test func allProvidersFailingGivesAnOpenAIShaped502NamingEachAttempt() async throws {
+        let upstream = FakeUpstream { request in
+            request.provider == "one" ? Reply.error(.badGateway) : Reply.error(.unauthorized)
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("one", endpoint: upstream.endpoint("one"), retry: 1),
+                providerJSON("two", endpoint: upstream.endpoint("two"), priority: 2),
+            ])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody())
+            #expect(reply.status == 502)
+            #expect(reply.header("content-type") == "application/json")
+            let error = try #require(reply.json["error"] as? [String: Any])
+            #expect(Set(error.keys) == ["message", "type", "param", "code"])
+            #expect(error["param"] is NSNull)
+            #expect(error["code"] as? String == "all_providers_failed")
+            #expect(error["type"] as? String == "api_error")
+            let message = try #require(error["message"] as? String)
+            #expect(message.contains("'m'"))
+            #expect(message.contains("one (502, 502)"))
+            #expect(message.contains("two (401)"))
+            #expect(reply.header("x-should-retry") == "false")
+        }
+    }
+
+    @Test func aProviderThatTimesOutIsSwitched() async throws {
+        let upstream = FakeUpstream { request in
+            if request.provider == "slow" {
+                try await Task.sleep(for: .seconds(20))
+            }
+            return Reply.chatCompletion(content: "fast")
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("slow", endpoint: upstream.endpoint("slow"), retry: 1, timeout: 0.3),
+                providerJSON("fast", endpoint: upstream.endpoint("fast"), priority: 2),
+            ])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody())
+            #expect(reply.status == 200)
+            #expect(reply.content == "fast")
+            #expect(upstream.count("slow") == 2, "a timeout is retried like a 5xx")
+        }
+    }
+
+    @Test func aRefusedConnectionIsSwitched() async throws {
+        let closedPort = try await Self.unusedPort()
+        let upstream = FakeUpstream { _ in Reply.chatCompletion(content: "ok") }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("down", endpoint: "http://127.0.0.1:\(closedPort)/v1", retry: 2),
+                providerJSON("up", endpoint: upstream.endpoint("up"), priority: 2),
+            ])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody())
+            #expect(reply.status == 200)
+            #expect(reply.header("x-switchyard-provider") == "up")
+        }
+    }
+
+    @Test func aStreamThatEndsBeforeItsFirstEventFailsOver() async throws {
+        let upstream = FakeUpstream { request in
+            request.provider == "broken"
+                ? Reply.sse(Reply.streamEvents(["never"]), cutAfter: 0)
+                : Reply.sse(Reply.streamEvents(["fine"]))
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("broken", endpoint: upstream.endpoint("broken")),
+                providerJSON("working", endpoint: upstream.endpoint("working"), priority: 2),
+            ])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody(stream: true))
+            #expect(reply.status == 200)
+            #expect(reply.streamedContent == "fine")
+            #expect(reply.events.last == "[DONE]")
+        }
+    }
+
+    /// A port on 127.0.0.1 with nothing listening.
+    static func unusedPort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress!.port!
+        try await channel.close()
+        return port
+    }
+}

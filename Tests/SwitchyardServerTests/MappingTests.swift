@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+
+@Suite("Request mapping")
+struct MappingTests {
+    @Test func modelKeyAndCustomHeadersAreMappedAndTheGatewayKeyStaysHome() async throws {
+        let upstream = FakeUpstream { _ in Reply.chatCompletion(content: "ok") }
+        try await GatewayHarness.run(upstream: upstream) {
+            #"{"_global":{"api_key":"gateway-secret"},"public-name":{"providers":[\#(providerJSON("p", endpoint: upstream.endpoint("p"), model: "vendor/real-model-7b", extra: #","custom_headers":{"X-Tenant":"acme","HTTP-Referer":"https://example.org"}"#))]}}"#
+        } _: { client in
+            // Unusual spacing, unicode, an image part, tools and unknown fields: all must arrive byte-exact.
+            let body = #"{ "model" : "public-name",  "messages":[{"role":"user","content":[{"type":"text","text":"héllo ✓ \"quoted\""},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"x_unknown":{"nested":[1,2.5e3,null,true]} }"#
+            let reply = try await client.post(
+                "/v1/chat/completions", body,
+                headers: [("Authorization", "Bearer gateway-secret"), ("x-api-key", "gateway-secret"), ("User-Agent", "test-sdk/1.0")]
+            )
+            #expect(reply.status == 200)
+            let sent = try #require(upstream.requests.first)
+            #expect(sent.path == "chat/completions")
+            #expect(sent.header("authorization") == "Bearer key-p")
+            #expect(sent.header("x-api-key") == nil)
+            #expect(sent.header("x-tenant") == "acme")
+            #expect(sent.header("http-referer") == "https://example.org")
+            #expect(sent.header("user-agent") == "test-sdk/1.0")
+            #expect(!sent.headers.contains { $0.value.contains("gateway-secret") })
+            let expected = body.replacingOccurrences(of: #""public-name""#, with: #""vendor/real-model-7b""#)
+            #expect(sent.bodyString == expected)
+        }
+    }
+
+    @Test func eachEndpointGoesToItsUpstreamPath() async throws {
+        let upstream = FakeUpstream { request in
+            switch request.path {
+            case "embeddings":
+                return Reply.json(#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1]}],"model":"e","usage":{"prompt_tokens":1,"total_tokens":1}}"#)
+            case "completions":
+                return Reply.json(#"{"id":"c","object":"text_completion","created":1,"model":"u","choices":[{"index":0,"text":"x","finish_reason":"stop"}]}"#)
+            default:
+                return Reply.chatCompletion(content: "ok")
+            }
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("p", endpoint: upstream.endpoint("p") + "/")])
+        } _: { client in
+            let status1 = try await client.post("/v1/embeddings", #"{"model":"m","input":"hi"}"#).status
+            #expect(status1 == 200)
+            let status2 = try await client.post("/v1/completions", #"{"model":"m","prompt":"hi"}"#).status
+            #expect(status2 == 200)
+            let status3 = try await client.post("/chat/completions", chatBody()).status
+            #expect(status3 == 200)
+            #expect(upstream.requests.map(\.path) == ["embeddings", "completions", "chat/completions"])
+            #expect(upstream.requests.allSatisfy { $0.json["model"] as? String == "upstream-model" })
+        }
+    }
+
+    @Test func environmentVariablesFillConfigValues() async throws {
+        let upstream = FakeUpstream { _ in Reply.chatCompletion(content: "ok") }
+        try await GatewayHarness.run(upstream: upstream, environment: ["UPSTREAM_KEY": "from-env"]) {
+            modelConfig([#"{"name":"p","endpoint":"\#(upstream.endpoint("p"))","api_key":"${UPSTREAM_KEY}","model":"x"}"#])
+        } _: { client in
+            let status4 = try await client.post("/v1/chat/completions", chatBody()).status
+            #expect(status4 == 200)
+            #expect(upstream.requests.first?.header("authorization") == "Bearer from-env")
+        }
+    }
+}

@@ -1,0 +1,164 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Testing
+
+@Suite("Streaming")
+struct StreamingTests {
+    @Test func streamHasSSEHeadersAndRelaysEventsByteExact() async throws {
+        // Odd but legal framing: CRLF line ends, a comment, no space after "data:".
+        let events = [
+            ": keep-alive\r\n\r\n",
+            "data:" + Reply.roleChunk().dropFirst(6).dropLast(2) + "\r\n\r\n",
+            Reply.chunk("Hello"),
+            Reply.chunk(" world"),
+            Reply.chunk("", finish: "stop"),
+            Reply.done,
+        ]
+        let upstream = FakeUpstream { _ in Reply.sse(events) }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"))])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody(stream: true))
+            #expect(reply.status == 200)
+            #expect(reply.header("content-type") == "text/event-stream")
+            #expect(reply.header("cache-control") == "no-cache")
+            #expect(reply.header("x-accel-buffering") == "no")
+            #expect(reply.body == events.joined())
+        }
+    }
+
+    @Test func firstChunkReachesTheClientBeforeTheUpstreamFinishes() async throws {
+        let gate = Gate()
+        let upstream = FakeUpstream { _ in
+            Reply.sse(Reply.streamEvents(["first", " second"], usage: nil)) { index in
+                if index == 2 { await gate.wait() }  // hold everything after the first content chunk
+            }
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"))])
+        } _: { client in
+            let response = try await client.send(.POST, "/v1/chat/completions", body: chatBody(stream: true))
+            #expect(response.status.code == 200)
+            var received = ""
+            var iterator = response.body.makeAsyncIterator()
+            while !received.contains("first") {
+                guard let chunk = try await iterator.next() else { break }
+                received += String(buffer: chunk)
+            }
+            #expect(received.contains("\"first\""))
+            #expect(!gate.isOpen, "the first chunk arrived while the upstream was still holding the rest")
+            #expect(!received.contains("second"))
+            gate.open()
+            while let chunk = try await iterator.next() {
+                received += String(buffer: chunk)
+            }
+            #expect(received.contains("second"))
+            #expect(received.hasSuffix("data: [DONE]\n\n"))
+        }
+    }
+
+    @Test func anUpstreamCutMidStreamEndsWithOneErrorEventAndNoDone() async throws {
+        let upstream = FakeUpstream { _ in
+            Reply.sse(Reply.streamEvents(["partial", " answer", " never"]), cutAfter: 3)
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"))])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody(stream: true))
+            #expect(reply.status == 200)
+            #expect(reply.streamedContent == "partial answer")
+            let last = try #require(reply.eventObjects.last)
+            let error = try #require(last["error"] as? [String: Any])
+            #expect(error["code"] as? String == "upstream_stream_error")
+            #expect(error["type"] as? String == "api_error")
+            #expect(!reply.events.contains("[DONE]"))
+            #expect(reply.events.filter { $0.contains("\"error\"") }.count == 1)
+            #expect(reply.body.hasSuffix("\n\n"), "the error event is a complete event")
+        }
+    }
+
+    @Test func anUpstreamThatGoesSilentMidStreamIsCutWithAnErrorEvent() async throws {
+        let upstream = FakeUpstream { _ in
+            Reply.sse(Reply.streamEvents(["partial", " rest"])) { index in
+                if index == 2 { try? await Task.sleep(for: .seconds(20)) }
+            }
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"), timeout: 0.4)])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody(stream: true))
+            #expect(reply.streamedContent == "partial")
+            let error = try #require(reply.eventObjects.last?["error"] as? [String: Any])
+            #expect((error["message"] as? String)?.contains("no data from the upstream") == true)
+            #expect(!reply.events.contains("[DONE]"))
+        }
+    }
+
+    @Test func aStreamThatEndsWithoutFinishingIsNotAQuietSuccess() async throws {
+        let upstream = FakeUpstream { _ in Reply.sse([Reply.roleChunk(), Reply.chunk("half")]) }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"))])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody(stream: true))
+            #expect(reply.streamedContent == "half")
+            #expect(reply.eventObjects.last?["error"] != nil)
+            #expect(!reply.events.contains("[DONE]"))
+        }
+    }
+
+    @Test func aClientThatDisconnectsCancelsTheUpstreamRequest() async throws {
+        let upstreamNoticed = Gate()
+        let upstream = FakeUpstream { _ in
+            Reply.sse(
+                [Reply.roleChunk(), Reply.chunk("one")] + Array(repeating: Reply.chunk(" more"), count: 200),
+                beforeEvent: { index in if index >= 2 { try? await Task.sleep(for: .milliseconds(50)) } },
+                onWriteFailure: { upstreamNoticed.open() }
+            )
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"))])
+        } _: { client in
+            let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            var request = HTTPClientRequest(url: client.baseURL + "/v1/chat/completions")
+            request.method = .POST
+            request.body = .bytes(ByteBuffer(string: chatBody(stream: true)))
+            // Read the first chunk, then drop the response and close the connection.
+            let response = try await http.execute(request, timeout: .seconds(30))
+            for try await chunk in response.body where String(buffer: chunk).contains("one") {
+                break
+            }
+            try await http.shutdown()
+            #expect(await upstreamNoticed.wait(upTo: 10), "the upstream stream was cut once the client left")
+        }
+    }
+
+    @Test func theUsageChunkSwitchyardAskedForIsHiddenFromClientsThatDidNot() async throws {
+        let upstream = FakeUpstream { request in
+            // A real OpenAI upstream with include_usage: usage null on every chunk, then a usage chunk.
+            let events = [
+                #"data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"u","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}],"usage":null}"# + "\n\n",
+                #"data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"u","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}"# + "\n\n",
+                Reply.usageChunk(prompt: 2, completion: 1),
+                Reply.done,
+            ]
+            return Reply.sse(events)
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"))])
+        } _: { client in
+            let plain = try await client.post("/v1/chat/completions", chatBody(stream: true))
+            #expect(plain.streamedContent == "hi")
+            #expect(!plain.body.contains("usage"))
+            #expect(plain.events.last == "[DONE]")
+            let sent = try #require(upstream.requests.first)
+            #expect((sent.json["stream_options"] as? [String: Any])?["include_usage"] as? Bool == true)
+
+            let asked = try await client.post(
+                "/v1/chat/completions", chatBody(stream: true, extra: #","stream_options":{"include_usage":true}"#)
+            )
+            let usage = try #require(asked.eventObjects.compactMap { $0["usage"] as? [String: Any] }.first)
+            #expect(usage["total_tokens"] as? Int == 3)
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+
+/// A scriptable OpenAI-compatible upstream on 127.0.0.1, serving any number of named providers:
+/// provider `p1` lives at `http://127.0.0.1:<port>/p1/v1`. Every request is recorded.
+final class FakeUpstream: Sendable {
+    struct Received: Sendable {
+        var provider: String
+        var path: String
+        var headers: HTTPFields
+        var body: ByteBuffer
+
+        var bodyString: String { String(buffer: body) }
+
+        var json: [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
+        }
+
+        func header(_ name: String) -> String? {
+            HTTPField.Name(name).flatMap { headers[$0] }
+        }
+    }
+
+    typealias Handler = @Sendable (Received) async throws -> Response
+
+    private let handler: Handler
+    private let received = Mutex<[Received]>([])
+    private let portBox = Mutex<Int?>(nil)
+
+    init(_ handler: @escaping Handler) {
+        self.handler = handler
+    }
+
+    /// The base URL to put in a provider's `endpoint`.
+    func endpoint(_ provider: String) -> String {
+        "http://127.0.0.1:\(port)/\(provider)/v1"
+    }
+
+    var port: Int { portBox.withLock { $0! } }
+
+    var requests: [Received] { received.withLock { $0 } }
+
+    func requests(to provider: String) -> [Received] {
+        requests.filter { $0.provider == provider }
+    }
+
+    func count(_ provider: String) -> Int {
+        requests(to: provider).count
+    }
+
+    func makeApplication(onRunning: @escaping @Sendable () -> Void) -> some ApplicationProtocol {
+        let router = Router()
+        for path in ["chat/completions", "completions", "embeddings"] {
+            router.post(RouterPath("{provider}/v1/\(path)")) { [self] request, context in
+                let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
+                let record = Received(
+                    provider: context.parameters.get("provider") ?? "", path: path, headers: request.headers, body: body
+                )
+                received.withLock { $0.append(record) }
+                return try await handler(record)
+            }
+        }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { [self] channel in
+                portBox.withLock { $0 = channel.localAddress?.port }
+                onRunning()
+            },
+            logger: Logger(label: "fake-upstream", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+    }
+}
+
+// MARK: Canned answers
+
+enum Reply {
+    static func json(_ body: String, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var fields: HTTPFields = [.contentType: "application/json"]
+        fields.append(contentsOf: headers)
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    static func error(_ status: HTTPResponse.Status, message: String = "upstream error", headers: HTTPFields = [:]) -> Response {
+        json(#"{"error":{"message":"\#(message)","type":"upstream","param":null,"code":null}}"#, status: status, headers: headers)
+    }
+
+    static func chatCompletion(content: String, model: String = "upstream-model", usage: (Int, Int) = (5, 7)) -> Response {
+        json(
+            #"{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"\#(model)","choices":[{"index":0,"message":{"role":"assistant","content":"\#(content)"},"finish_reason":"stop"}],"usage":{"prompt_tokens":\#(usage.0),"completion_tokens":\#(usage.1),"total_tokens":\#(usage.0 + usage.1)}}"#
+        )
+    }
+
+    /// An SSE answer. `beforeEvent` runs before each event is written (to pause on a gate); when `cutAfter` is set
+    /// the connection is dropped after that many events, without finishing the body.
+    static func sse(
+        _ events: [String], beforeEvent: @escaping @Sendable (Int) async -> Void = { _ in },
+        cutAfter: Int? = nil, onWriteFailure: @escaping @Sendable () -> Void = {}
+    ) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/event-stream"],
+            body: ResponseBody { writer in
+                for (index, event) in events.enumerated() {
+                    if let cutAfter, index == cutAfter { throw CutConnection() }
+                    await beforeEvent(index)
+                    do {
+                        try await writer.write(ByteBuffer(string: event))
+                    } catch {
+                        onWriteFailure()
+                        throw error
+                    }
+                }
+                if let cutAfter, cutAfter >= events.count { throw CutConnection() }
+                try await writer.finish(nil)
+            }
+        )
+    }
+
+    struct CutConnection: Error {}
+
+    static func chunk(_ content: String, id: String = "chatcmpl-s", finish: String? = nil) -> String {
+        let finishJSON = finish.map { "\"\($0)\"" } ?? "null"
+        let delta = finish == nil ? #"{"content":"\#(content)"}"# : "{}"
+        return #"data: {"id":"\#(id)","object":"chat.completion.chunk","created":1700000000,"model":"upstream-model","choices":[{"index":0,"delta":\#(delta),"finish_reason":\#(finishJSON)}]}"# + "\n\n"
+    }
+
+    static func roleChunk(id: String = "chatcmpl-s") -> String {
+        #"data: {"id":"\#(id)","object":"chat.completion.chunk","created":1700000000,"model":"upstream-model","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"# + "\n\n"
+    }
+
+    static func usageChunk(prompt: Int, completion: Int, id: String = "chatcmpl-s") -> String {
+        #"data: {"id":"\#(id)","object":"chat.completion.chunk","created":1700000000,"model":"upstream-model","choices":[],"usage":{"prompt_tokens":\#(prompt),"completion_tokens":\#(completion),"total_tokens":\#(prompt + completion)}}"# + "\n\n"
+    }
+
+    static let done = "data: [DONE]\n\n"
+
+    /// A typical stream: role, the words of `text`, a finish chunk, a usage chunk and `[DONE]`.
+    static func streamEvents(_ words: [String], usage: (Int, Int)? = (3, 4)) -> [String] {
+        var events = [roleChunk()] + words.map { chunk($0) } + [chunk("", finish: "stop")]
+        if let usage { events.append(usageChunk(prompt: usage.0, completion: usage.1)) }
+        events.append(done)
+        return events
+    }
+}
+
+/// A one-shot signal one task can wait for.
+final class Gate: Sendable {
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func open() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.open = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    var isOpen: Bool { state.withLock { $0.open } }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let openNow = state.withLock { state -> Bool in
+                if state.open { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if openNow { continuation.resume() }
+        }
+    }
+
+    /// Waits until open or until `seconds` pass; returns whether it opened.
+    func wait(upTo seconds: Double) async -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while !isOpen && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return isOpen
+    }
+}

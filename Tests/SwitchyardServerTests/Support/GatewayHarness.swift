@@ -1,0 +1,177 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import Synchronization
+import SwitchyardCore
+import SwitchyardServer
+import Testing
+
+/// Runs the real gateway (and optionally a fake upstream) on 127.0.0.1 port 0 for one test.
+enum GatewayHarness {
+    static var logger: Logger {
+        if ProcessInfo.processInfo.environment["SWITCHYARD_TEST_LOGS"] != nil {
+            var logger = Logger(label: "switchyard-test")
+            logger.logLevel = .debug
+            return logger
+        }
+        return Logger(label: "switchyard-test", factory: { _ in SwiftLogNoOpLogHandler() })
+    }
+
+    /// Starts `upstream` (if any), then the gateway on the config `config` builds (it can use the upstream's
+    /// endpoints), runs `body`, and shuts both down.
+    static func run(
+        upstream: FakeUpstream? = nil,
+        environment: [String: String] = [:],
+        config: () -> String,
+        _ body: (GatewayClient) async throws -> Void
+    ) async throws {
+        try await withServices(upstream.map { upstream in { ready in upstream.makeApplication { ready.open() } } }) {
+            let loaded = try ConfigLoader.validate(
+                ConfigNode.parse(contents: config(), fileName: "test.json"), file: "test.json", environment: environment
+            )
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchyard-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let options = GatewayOptions(
+                host: "127.0.0.1", port: 0, configFile: "test.json",
+                dataDirectory: directory.appendingPathComponent("data").path,
+                logDirectory: directory.appendingPathComponent("logs").path
+            )
+            let port = Mutex<Int>(0)
+            try await withServices({ ready in
+                Gateway.makeApplication(config: loaded, options: options, logger: logger) { bound in
+                    port.withLock { $0 = bound }
+                    ready.open()
+                }
+            }) {
+                let client = GatewayClient(port: port.withLock { $0 })
+                let result: Result<Void, any Error>
+                do { result = .success(try await body(client)) } catch { result = .failure(error) }
+                try await client.http.shutdown()
+                try result.get()
+            }
+        }
+    }
+
+    /// Runs the service `make` builds (it opens the gate once it accepts connections) around `body`, then shuts
+    /// it down gracefully, also when `body` throws.
+    static func withServices<Value>(
+        _ make: ((Gate) -> any Service)?, _ body: () async throws -> Value
+    ) async throws -> Value {
+        guard let make else { return try await body() }
+        let ready = Gate()
+        let serviceGroup = ServiceGroup(configuration: .init(services: [make(ready)], logger: logger))
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await serviceGroup.run() }
+            let result: Result<Value, any Error>
+            if await ready.wait(upTo: 30) {
+                do { result = .success(try await body()) } catch { result = .failure(error) }
+            } else {
+                result = .failure(ServiceDidNotStart())
+            }
+            await serviceGroup.triggerGracefulShutdown()
+            try await group.waitForAll()
+            return try result.get()
+        }
+    }
+
+    struct ServiceDidNotStart: Error {}
+}
+
+/// The test's HTTP client towards the gateway.
+struct GatewayClient: Sendable {
+    let port: Int
+    let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    struct Reply: Sendable {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: String
+
+        var json: [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+        }
+
+        /// `error.code`, `error.type`, … of an OpenAI-shaped error.
+        var error: [String: Any] { json["error"] as? [String: Any] ?? [:] }
+
+        func header(_ name: String) -> String? { headers.first(name: name) }
+
+        /// The `data:` payloads of an SSE body, in order.
+        var events: [String] {
+            body.components(separatedBy: "\n\n").compactMap { event in
+                let lines = event.split(separator: "\n").filter { $0.hasPrefix("data:") }
+                guard !lines.isEmpty else { return nil }
+                return lines.map { $0.dropFirst(5).trimmingCharacters(in: .whitespaces) }.joined(separator: "\n")
+            }
+        }
+
+        var eventObjects: [[String: Any]] {
+            events.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+        }
+
+        /// The text of a streamed chat answer.
+        var streamedContent: String {
+            eventObjects.compactMap { object in
+                ((object["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["content"] as? String
+            }.joined()
+        }
+
+        /// The content of a chat.completion answer.
+        var content: String? {
+            ((json["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String
+        }
+    }
+
+    func request(
+        _ method: HTTPMethod, _ path: String, body: String? = nil, headers: [(String, String)] = []
+    ) async throws -> Reply {
+        let response = try await send(method, path, body: body, headers: headers)
+        let collected = try await response.body.collect(upTo: 64 * 1024 * 1024)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: collected))
+    }
+
+    func post(_ path: String, _ body: String, headers: [(String, String)] = []) async throws -> Reply {
+        try await request(.POST, path, body: body, headers: headers)
+    }
+
+    func get(_ path: String, headers: [(String, String)] = []) async throws -> Reply {
+        try await request(.GET, path, headers: headers)
+    }
+
+    /// Sends a request and returns as soon as the response head arrives (the body is read by the caller).
+    func send(
+        _ method: HTTPMethod, _ path: String, body: String? = nil, headers: [(String, String)] = []
+    ) async throws -> HTTPClientResponse {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let body {
+            request.body = .bytes(ByteBuffer(string: body))
+            request.headers.add(name: "content-type", value: "application/json")
+        }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        return try await http.execute(request, timeout: .seconds(60))
+    }
+}
+
+/// A chat request body.
+func chatBody(model: String = "m", content: String = "hi", stream: Bool = false, extra: String = "") -> String {
+    #"{"model":"\#(model)","messages":[{"role":"user","content":"\#(content)"}]\#(stream ? #","stream":true"# : "")\#(extra)}"#
+}
+
+/// A provider entry for a test config.
+func providerJSON(
+    _ name: String, endpoint: String, model: String = "upstream-model", priority: Int = 1, weight: Int = 10,
+    retry: Int = 0, timeout: Double = 10, extra: String = ""
+) -> String {
+    #"{"name":"\#(name)","endpoint":"\#(endpoint)","api_key":"key-\#(name)","model":"\#(model)","priority":\#(priority),"weight":\#(weight),"retry":\#(retry),"timeout":\#(timeout)\#(extra)}"#
+}
+
+/// A config with one model `m` served by `providers`.
+func modelConfig(_ providers: [String], global: String = #"{"retry_backoff_ms":1}"#) -> String {
+    #"{"_global":\#(global),"m":{"providers":[\#(providers.joined(separator: ","))]}}"#
+}
