@@ -53,6 +53,19 @@ struct MappingTests {
         }
     }
 
+    @Test func bodiesFarAboveHummingbirdsDefaultLimitPassThroughIntact() async throws {
+        let upstream = FakeUpstream { _ in Reply.chatCompletion(content: "ok") }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"), model: "m")])
+        } _: { client in
+            let image = String(repeating: "QUJD", count: 5 * 1024 * 1024 / 4)  // 5 MiB of base64
+            let body = #"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,\#(image)"}}]}]}"#
+            let reply = try await client.post("/v1/chat/completions", body)
+            #expect(reply.status == 200)
+            #expect(upstream.requests.first?.bodyString == body)
+        }
+    }
+
     @Test func environmentVariablesFillConfigValues() async throws {
         let upstream = FakeUpstream { _ in Reply.chatCompletion(content: "ok") }
         try await GatewayHarness.run(upstream: upstream, environment: ["UPSTREAM_KEY": "from-env"]) {

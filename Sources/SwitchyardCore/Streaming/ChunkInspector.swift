@@ -50,7 +50,7 @@ public struct TokenUsage: Sendable, Equatable {
 /// chunks are never parsed.
 public struct ChunkInfo: Sendable, Equatable {
     public var isDone = false
-    /// A `{"error": …}` event (an upstream failing inside its stream).
+    /// A `{"error": {…}}` or `{"error": "…"}` event (an upstream failing inside its stream).
     public var isError = false
     public var hasFinishReason = false
     public var usage: TokenUsage?
@@ -72,7 +72,7 @@ public struct ChunkInfo: Sendable, Equatable {
                 let scan = try? JSONObjectScan.scanObject(bytes, in: 0..<bytes.count)
             else { return }
             let choices = scan.member("choices")
-            if mentionsError, let error = scan.member("error"), error.kind == .object, choices == nil {
+            if mentionsError, let error = scan.member("error"), error.kind == .object || error.kind == .string, choices == nil {
                 isError = true
             }
             if mentionsUsage, let usageMember = scan.member("usage"), usageMember.kind == .null {

@@ -1,0 +1,114 @@
+import Foundation
+import NIOCore
+import Testing
+@testable import SwitchyardCore
+
+/// What the relay learns from one stream chunk's data.
+@Suite struct ChunkInspectorTests {
+    func info(_ data: String) -> ChunkInfo { ChunkInfo(data: buffer(data)) }
+
+    static let contentChunk = #"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":null,"finish_reason":null}]}"#
+
+    @Test func doneMarker() {
+        let done = info("[DONE]")
+        #expect(done.isDone)
+        #expect(!done.isError)
+        #expect(!done.hasFinishReason)
+        #expect(done.usage == nil)
+    }
+
+    @Test func anOrdinaryContentChunkHasNothingToReport() {
+        #expect(info(Self.contentChunk) == ChunkInfo(data: ByteBuffer(string: "{}")))
+        let plain = info(Self.contentChunk)
+        #expect(!plain.isDone && !plain.isError && !plain.hasFinishReason && !plain.isUsageOnly && !plain.hasNullUsage)
+        #expect(plain.usage == nil)
+    }
+
+    @Test func errorEvents() {
+        #expect(info(#"{"error":{"message":"overloaded","type":"server_error"}}"#).isError)
+        #expect(info(#"{ "error" : { "code": 500 } }"#).isError)
+        // A chunk with choices is content, even if it carries an error member.
+        #expect(!info(#"{"choices":[],"error":{"message":"x"}}"#).isError)
+        // The word "error" inside content is not an error event.
+        #expect(!info(#"{"choices":[{"delta":{"content":"\"error\": {}"}}]}"#).isError)
+        #expect(!info(#"{"error":null}"#).isError)
+        #expect(info(#"{"error":"upstream overloaded"}"#).isError, "the seed's string form")
+    }
+
+    @Test func finishReasonNonNullVersusNull() {
+        #expect(info(#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#).hasFinishReason)
+        #expect(info(#"{"choices":[{"index":0,"delta":{},"finish_reason" : "length"}]}"#).hasFinishReason)
+        #expect(info(#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#).hasFinishReason)
+        #expect(!info(#"{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}"#).hasFinishReason)
+        #expect(!info(#"{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason": null}]}"#).hasFinishReason)
+        #expect(!info(#"{"choices":[{"index":0,"delta":{"content":"x"}}]}"#).hasFinishReason)
+        // A second choice finishing counts.
+        #expect(info(#"{"choices":[{"index":0,"finish_reason":null},{"index":1,"finish_reason":"stop"}]}"#).hasFinishReason)
+        // The key quoted inside content does not.
+        #expect(!info(#"{"choices":[{"delta":{"content":"the \"finish_reason\": \"stop\""},"finish_reason":null}]}"#).hasFinishReason)
+    }
+
+    @Test func usageOnlyChunk() {
+        let chunk = info(
+            #"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12}}"#
+        )
+        #expect(chunk.isUsageOnly)
+        #expect(!chunk.hasNullUsage)
+        #expect(chunk.usage == TokenUsage(promptTokens: 9, completionTokens: 3, totalTokens: 12))
+        #expect(info(#"{"choices":[ ],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}"#).isUsageOnly)
+        #expect(info(#"{"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}"#).isUsageOnly)
+    }
+
+    @Test func usageOnAContentChunkIsNotUsageOnly() {
+        let chunk = info(
+            #"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":2,"completion_tokens":5,"total_tokens":7}}"#
+        )
+        #expect(!chunk.isUsageOnly)
+        #expect(chunk.hasFinishReason)
+        #expect(chunk.usage?.totalTokens == 7)
+    }
+
+    @Test func nullUsage() {
+        let chunk = info(#"{"id":"c1","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}],"usage":null}"#)
+        #expect(chunk.hasNullUsage)
+        #expect(chunk.usage == nil)
+        #expect(!chunk.isUsageOnly)
+    }
+
+    @Test func usageTotalsAreComputedWhenMissing() {
+        #expect(info(#"{"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":6}}"#).usage?.totalTokens == 10)
+        #expect(info(#"{"choices":[],"usage":{}}"#).usage == nil)
+        #expect(TokenUsage(promptTokens: 1, completionTokens: 2).totalTokens == 3)
+        #expect(TokenUsage(promptTokens: 1, completionTokens: 2, totalTokens: 5).totalTokens == 5)
+    }
+
+    @Test func usageInAWholeResponse() {
+        let response = bytes(#"{"id":"x","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":20,"total_tokens":30}}"#)
+        #expect(response.withUnsafeBytes { TokenUsage(inResponse: $0) } == TokenUsage(promptTokens: 10, completionTokens: 20))
+        #expect(bytes(#"{"usage":null}"#).withUnsafeBytes { TokenUsage(inResponse: $0) } == nil)
+        #expect(bytes("not json").withUnsafeBytes { TokenUsage(inResponse: $0) } == nil)
+    }
+
+    @Test func nonJSONDataIsNotAnError() {
+        let chunk = info("keep going")
+        #expect(!chunk.isError && !chunk.isDone && chunk.usage == nil)
+        #expect(!info(#"{"usage": broken"#).hasNullUsage)
+    }
+
+    @Test func removingNullUsageDropsOnlyThatMember() {
+        let data = #"{"id":"c1","choices":[{"index":0,"delta":{"content":"x"}}],"usage":null}"#
+        #expect(ChunkInfo.removingNullUsage(buffer(data)).map(text) == #"{"id":"c1","choices":[{"index":0,"delta":{"content":"x"}}]}"#)
+        let first = #"{"usage": null, "id":"c1","choices":[]}"#
+        #expect(ChunkInfo.removingNullUsage(buffer(first)).map(text) == #"{"id":"c1","choices":[]}"#)
+        let middle = "{\"id\":\"c1\",\n\"usage\":null,\n\"choices\":[]}"
+        #expect(ChunkInfo.removingNullUsage(buffer(middle)).map(text) == "{\"id\":\"c1\",\n\"choices\":[]}")
+    }
+
+    @Test func removingNullUsageLeavesOtherChunksAlone() {
+        #expect(ChunkInfo.removingNullUsage(buffer(Self.contentChunk)) == nil)
+        #expect(ChunkInfo.removingNullUsage(buffer(#"{"choices":[],"usage":{"total_tokens":1}}"#)) == nil)
+        #expect(ChunkInfo.removingNullUsage(buffer("[DONE]")) == nil)
+        // A nested usage: null is not the chunk's own.
+        #expect(ChunkInfo.removingNullUsage(buffer(#"{"x":{"usage":null}}"#)) == nil)
+    }
+}

@@ -1,0 +1,710 @@
+import Foundation
+import Testing
+@testable import SwitchyardCore
+
+/// Loading, `${ENV}` expansion and validation of `provider.json` / `provider.yaml`.
+@Suite struct ConfigLoaderTests {
+    static let seedJSON = """
+        {"_global":{"default_timeout":120,"api_key":""},"gpt-4o":{"providers":[{"name":"provider-1","endpoint":"https://api.example.com/v1","api_key":"sk-your-api-key","model":"gpt-4o","priority":1,"weight":10,"rate_limit":{"requests_per_period":100,"tokens_per_period":500000,"period_cron":"0 0 * * *"},"retry":3,"timeout":60,"stream_support":true,"non_stream_support":true,"enabled":true}]}}
+        """
+
+    static let seedYAML = """
+        _global:
+          default_timeout: 120
+          api_key: ""
+        gpt-4o:
+          providers:
+            - name: provider-1
+              endpoint: https://api.example.com/v1
+              api_key: sk-your-api-key
+              model: gpt-4o
+              priority: 1
+              weight: 10
+              rate_limit:
+                requests_per_period: 100
+                tokens_per_period: 500000
+                period_cron: "0 0 * * *"
+              retry: 3
+              timeout: 60
+              stream_support: true
+              non_stream_support: true
+              enabled: true
+        """
+
+    // MARK: Helpers
+
+    func load(_ contents: String, fileName: String = "provider.json", environment: [String: String] = [:]) throws
+        -> LoadedConfig
+    {
+        try ConfigLoader.validate(
+            ConfigNode.parse(contents: contents, fileName: fileName), file: fileName, environment: environment
+        )
+    }
+
+    /// The problems a config that should fail validation reports (empty when it unexpectedly passed).
+    func problems(_ contents: String, fileName: String = "provider.json", environment: [String: String] = [:])
+        throws -> [String]
+    {
+        do {
+            _ = try load(contents, fileName: fileName, environment: environment)
+            Issue.record("expected validation to fail")
+            return []
+        } catch let error as ConfigValidationError {
+            return error.problems.map(\.description)
+        }
+    }
+
+    /// One model `gpt-4o` with the given provider objects (JSON text).
+    func model(_ providers: String...) -> String {
+        #"{"gpt-4o":{"providers":["# + providers.joined(separator: ",") + "]}}"
+    }
+
+    func provider(_ extra: String = "", name: String = "p") -> String {
+        let fields = #""name":"\#(name)","endpoint":"https://api.example.com/v1","model":"m""#
+        return "{" + fields + (extra.isEmpty ? "" : "," + extra) + "}"
+    }
+
+    // MARK: The seed file
+
+    @Test func seedProviderJSONLoadsWithItsValues() throws {
+        let loaded = try load(Self.seedJSON)
+        #expect(loaded.warnings.isEmpty)
+        let config = loaded.config
+        #expect(config.global.defaultTimeout == 120)
+        #expect(config.global.defaultRetry == 3)
+        #expect(config.global.apiKeys.isEmpty)
+        #expect(config.global.adminKey == nil)
+        #expect(config.models.map(\.name) == ["gpt-4o"])
+        let provider = try #require(config.model(named: "gpt-4o")?.providers.first)
+        #expect(provider.name == "provider-1")
+        #expect(provider.type == .openai)
+        #expect(provider.endpoint == "https://api.example.com/v1")
+        #expect(provider.apiKey == "sk-your-api-key")
+        #expect(provider.model == "gpt-4o")
+        #expect(provider.priority == 1)
+        #expect(provider.weight == 10)
+        #expect(provider.retry == 3)
+        #expect(provider.timeout == 60)
+        #expect(provider.streamSupport)
+        #expect(provider.nonStreamSupport)
+        #expect(provider.enabled)
+        #expect(provider.customHeaders.isEmpty)
+        #expect(provider.maxContextLength == nil)
+        let limit = try #require(provider.rateLimit)
+        #expect(limit.requestsPerPeriod == 100)
+        #expect(limit.tokensPerPeriod == 500_000)
+        #expect(limit.periodCron == CronSchedule.daily)
+        #expect(limit.periodCron.expression == "0 0 * * *")
+    }
+
+    @Test func omittedProviderFieldsTakeTheDocumentedDefaults() throws {
+        let loaded = try load(model(provider()))
+        let provider = try #require(loaded.config.models.first?.providers.first)
+        #expect(provider.priority == 1)
+        #expect(provider.weight == 10)
+        #expect(provider.retry == 3)
+        #expect(provider.timeout == 60)
+        #expect(provider.streamSupport == true)
+        #expect(provider.nonStreamSupport == true)
+        #expect(provider.enabled == true)
+        #expect(provider.apiKey == "")
+        #expect(provider.rateLimit == nil)
+        #expect(provider.type == .openai)
+        #expect(loaded.config.global == GlobalSettings())
+    }
+
+    @Test func rateLimitPeriodDefaultsToMidnightDaily() throws {
+        let loaded = try load(model(provider(#""rate_limit":{"requests_per_period":5}"#)))
+        let limit = try #require(loaded.config.models.first?.providers.first?.rateLimit)
+        #expect(limit.requestsPerPeriod == 5)
+        #expect(limit.tokensPerPeriod == nil)
+        #expect(limit.periodCron.expression == "0 0 * * *")
+    }
+
+    @Test func nullRateLimitAmountsMeanUnlimited() throws {
+        let loaded = try load(
+            model(provider(#""rate_limit":{"requests_per_period":null,"tokens_per_period":null,"period_cron":"@weekly"}"#))
+        )
+        let limit = try #require(loaded.config.models.first?.providers.first?.rateLimit)
+        #expect(limit.requestsPerPeriod == nil)
+        #expect(limit.tokensPerPeriod == nil)
+        #expect(limit.periodCron.expression == "@weekly")
+    }
+
+    @Test func endpointTrailingSlashIsDropped() throws {
+        let json = model(#"{"name":"p","endpoint":"https://api.example.com/v1/","model":"m"}"#)
+        #expect(try load(json).config.models[0].providers[0].endpoint == "https://api.example.com/v1")
+    }
+
+    @Test func theSeedConfigInYAMLGivesTheSameResult() throws {
+        let fromJSON = try load(Self.seedJSON).config
+        let fromYAML = try load(Self.seedYAML, fileName: "provider.yaml").config
+        #expect(fromYAML.global == fromJSON.global)
+        #expect(fromYAML.models.map(\.name) == fromJSON.models.map(\.name))
+        #expect(fromYAML.models[0].providers == fromJSON.models[0].providers)
+        #expect(try load(Self.seedYAML, fileName: "provider.yml").config.models[0].providers == fromJSON.models[0].providers)
+    }
+
+    @Test func yamlScalarsKeepTheirTypes() throws {
+        let node = try ConfigNode.parse(
+            contents: "a: 1\nb: 2.5\nc: true\nd: null\ne: text\nf: \"7\"\ng: [x, 2]\n", fileName: "c.yaml"
+        )
+        let expected: ConfigNode = .object([
+            ("a", .int(1)), ("b", .double(2.5)), ("c", .bool(true)), ("d", .null), ("e", .string("text")),
+            ("f", .string("7")), ("g", .array([.string("x"), .int(2)])),
+        ])
+        #expect(node == expected)
+    }
+
+    @Test func jsonScalarsKeepTheirTypes() throws {
+        let node = try ConfigNode.parse(
+            contents: #"{"a":1,"b":2.5,"c":true,"d":null,"e":"text","f":"7","g":["x",2],"h":false}"#, fileName: "c.json"
+        )
+        let expected: ConfigNode = .object([
+            ("a", .int(1)), ("b", .double(2.5)), ("c", .bool(true)), ("d", .null), ("e", .string("text")),
+            ("f", .string("7")), ("g", .array([.string("x"), .int(2)])), ("h", .bool(false)),
+        ])
+        #expect(node == expected)
+    }
+
+    @Test func modelsKeepFileOrderInJSON() throws {
+        let json = """
+            {"zeta":{"providers":[{"type":"echo","name":"e"}]},
+             "_global":{},
+             "alpha":{"providers":[{"type":"echo","name":"e"}]},
+             "mid":{"providers":[{"type":"echo","name":"e"}]},
+             "beta":{"providers":[{"type":"echo","name":"e"}]}}
+            """
+        #expect(try load(json).config.models.map(\.name) == ["zeta", "alpha", "mid", "beta"])
+    }
+
+    @Test func modelsKeepFileOrderInYAML() throws {
+        let yaml = """
+            zeta:
+              providers: [{type: echo, name: e}]
+            alpha:
+              providers: [{type: echo, name: e}]
+            _global: {}
+            mid:
+              providers: [{type: echo, name: e}]
+            beta:
+              providers: [{type: echo, name: e}]
+            """
+        #expect(try load(yaml, fileName: "provider.yaml").config.models.map(\.name) == ["zeta", "alpha", "mid", "beta"])
+    }
+
+    @Test func providersKeepFileOrder() throws {
+        let json = model(provider(name: "c"), provider(name: "a"), provider(name: "b"))
+        #expect(try load(json).config.models[0].providers.map(\.name) == ["c", "a", "b"])
+    }
+
+    // MARK: _global
+
+    @Test func globalDefaultTimeoutAndRetryBecomeProviderDefaults() throws {
+        let json = """
+            {"_global":{"default_timeout":90,"default_retry":5},
+             "m":{"providers":[
+               {"name":"inherits","endpoint":"https://a.example/v1","model":"x"},
+               {"name":"own","endpoint":"https://a.example/v1","model":"x","timeout":15,"retry":0}]}}
+            """
+        let providers = try load(json).config.models[0].providers
+        #expect(providers[0].timeout == 90)
+        #expect(providers[0].retry == 5)
+        #expect(providers[1].timeout == 15)
+        #expect(providers[1].retry == 0)
+    }
+
+    @Test func globalMayFollowTheModelsItConfigures() throws {
+        let json = #"{"m":{"providers":[{"type":"echo","name":"e"}]},"_global":{"default_timeout":7,"default_retry":1}}"#
+        let provider = try load(json).config.models[0].providers[0]
+        #expect(provider.timeout == 7)
+        #expect(provider.retry == 1)
+    }
+
+    @Test func globalApiKeyAsAString() throws {
+        let json = #"{"_global":{"api_key":"gw-secret"},"m":{"providers":[{"type":"echo","name":"e"}]}}"#
+        #expect(try load(json).config.global.apiKeys == ["gw-secret"])
+    }
+
+    @Test func globalApiKeyAsAList() throws {
+        let json = #"{"_global":{"api_key":["k1","k2"]},"m":{"providers":[{"type":"echo","name":"e"}]}}"#
+        #expect(try load(json).config.global.apiKeys == ["k1", "k2"])
+    }
+
+    @Test func globalApiKeyEmptyOrNullMeansNoAuthentication() throws {
+        for value in [#""""#, "null", "[]"] {
+            let json = #"{"_global":{"api_key":\#(value)},"m":{"providers":[{"type":"echo","name":"e"}]}}"#
+            #expect(try load(json).config.global.apiKeys == [], "api_key: \(value)")
+        }
+    }
+
+    @Test func globalApiKeyListRejectsEmptyAndNonStringEntries() throws {
+        let json = #"{"_global":{"api_key":["k1","",3]},"m":{"providers":[{"type":"echo","name":"e"}]}}"#
+        #expect(
+            try problems(json) == [
+                "_global.api_key[1]: must not be empty",
+                "_global.api_key[2]: must be a string, not an integer",
+            ])
+        let number = #"{"_global":{"api_key":42},"m":{"providers":[{"type":"echo","name":"e"}]}}"#
+        #expect(try problems(number) == ["_global.api_key: must be a string or a list of strings, not an integer"])
+    }
+
+    @Test func globalSettingsAreRead() throws {
+        let json = """
+            {"_global":{"log_requests":false,"admin_key":"adm","max_request_body_mb":2,"cooldown_seconds":12.5,
+                        "retry_backoff_ms":0,"metrics_public":true,"shutdown_grace_seconds":3},
+             "m":{"providers":[{"type":"echo","name":"e"}]}}
+            """
+        let global = try load(json).config.global
+        #expect(global.logRequests == false)
+        #expect(global.adminKey == "adm")
+        #expect(global.maxRequestBodyBytes == 2 * 1024 * 1024)
+        #expect(global.cooldownSeconds == 12.5)
+        #expect(global.retryBackoffMilliseconds == 0)
+        #expect(global.metricsPublic == true)
+        #expect(global.shutdownGraceSeconds == 3)
+    }
+
+    @Test func invalidGlobalValuesAreProblems() throws {
+        let json = """
+            {"_global":{"default_timeout":0,"default_retry":-1,"log_requests":"yes","cooldown_seconds":-2},
+             "m":{"providers":[{"type":"echo","name":"e"}]}}
+            """
+        #expect(
+            Set(try problems(json)) == [
+                "_global.default_timeout: must be > 0",
+                "_global.default_retry: must be >= 0",
+                "_global.log_requests: must be true or false, not a string",
+                "_global.cooldown_seconds: must be >= 0",
+            ])
+    }
+
+    // MARK: ${ENV} expansion
+
+    @Test func environmentReferencesAreExpandedInStrings() throws {
+        let json = model(#"{"name":"p","endpoint":"https://${HOST}/v1","model":"${MODEL}","api_key":"${KEY}"}"#)
+        let provider = try load(json, environment: ["HOST": "api.example.com", "MODEL": "gpt-4o", "KEY": "sk-1"])
+            .config.models[0].providers[0]
+        #expect(provider.endpoint == "https://api.example.com/v1")
+        #expect(provider.model == "gpt-4o")
+        #expect(provider.apiKey == "sk-1")
+    }
+
+    @Test func severalReferencesInOneStringAreAllExpanded() throws {
+        let json = model(provider(#""api_key":"${A}-${B_2}-${A}""#))
+        let key = try load(json, environment: ["A": "x", "B_2": "y"]).config.models[0].providers[0].apiKey
+        #expect(key == "x-y-x")
+    }
+
+    @Test func textThatIsNotAReferenceIsKeptAsIs() throws {
+        let json = model(provider(#""api_key":"$HOME ${not-a-name} ${1X} ${unclosed""#))
+        let key = try load(json).config.models[0].providers[0].apiKey
+        #expect(key == "$HOME ${not-a-name} ${1X} ${unclosed")
+    }
+
+    @Test func environmentReferencesInNumericAndBooleanFields() throws {
+        let json = model(
+            provider(#""weight":"${W}","priority":"${P}","retry":"${R}","timeout":"${T}","enabled":"${E}""#)
+        )
+        let provider = try load(json, environment: ["W": "7", "P": " 2 ", "R": "0", "T": "2.5", "E": "false"])
+            .config.models[0].providers[0]
+        #expect(provider.weight == 7)
+        #expect(provider.priority == 2)
+        #expect(provider.retry == 0)
+        #expect(provider.timeout == 2.5)
+        #expect(provider.enabled == false)
+    }
+
+    @Test func environmentReferencesInGlobalFields() throws {
+        let json = #"{"_global":{"api_key":["${K1}","static"],"default_timeout":"${TO}"},"m":{"providers":[{"type":"echo","name":"e"}]}}"#
+        let global = try load(json, environment: ["K1": "from-env", "TO": "30"]).config.global
+        #expect(global.apiKeys == ["from-env", "static"])
+        #expect(global.defaultTimeout == 30)
+    }
+
+    @Test func aMissingVariableIsAProblemNamingItAtItsPath() throws {
+        let json = model(provider(name: "a"), provider(#""api_key":"${OPENAI_KEY}""#, name: "b"))
+        #expect(try problems(json) == ["gpt-4o.providers[1].api_key: environment variable OPENAI_KEY is not set"])
+    }
+
+    @Test func everyMissingVariableIsReported() throws {
+        let json = model(#"{"name":"p","endpoint":"https://${HOST}/v1","model":"m","api_key":"${K}","weight":"${W}"}"#)
+        #expect(
+            try problems(json) == [
+                "gpt-4o.providers[0].endpoint: environment variable HOST is not set",
+                "gpt-4o.providers[0].api_key: environment variable K is not set",
+                "gpt-4o.providers[0].weight: environment variable W is not set",
+            ])
+    }
+
+    @Test func aVariableThatIsNotANumberIsAProblem() throws {
+        let json = model(provider(#""weight":"${W}","timeout":"${T}","enabled":"${E}""#))
+        #expect(
+            Set(try problems(json, environment: ["W": "ten", "T": "soon", "E": "maybe"])) == [
+                #"gpt-4o.providers[0].weight: must be an integer, got "ten" from the environment"#,
+                #"gpt-4o.providers[0].timeout: must be a number, got "soon" from the environment"#,
+                #"gpt-4o.providers[0].enabled: must be true or false, got "maybe" from the environment"#,
+            ])
+    }
+
+    @Test func aPlainStringIsNotANumber() throws {
+        let json = model(provider(#""weight":"5""#))
+        #expect(try problems(json) == ["gpt-4o.providers[0].weight: must be an integer, not a string"])
+    }
+
+    @Test func environmentExpansionWorksInYAMLToo() throws {
+        let yaml = """
+            m:
+              providers:
+                - name: p
+                  endpoint: https://api.example.com/v1
+                  model: m
+                  api_key: ${KEY}
+                  weight: ${W}
+            """
+        let provider = try load(yaml, fileName: "provider.yaml", environment: ["KEY": "k", "W": "3"])
+            .config.models[0].providers[0]
+        #expect(provider.apiKey == "k")
+        #expect(provider.weight == 3)
+    }
+
+    // MARK: Validation problems
+
+    @Test func nonPositiveWeightIsReportedWithItsLocation() throws {
+        let json = model(provider(name: "a"), provider(#""weight":0"#, name: "b"))
+        #expect(try problems(json) == ["gpt-4o.providers[1].weight: must be > 0"])
+        #expect(try problems(model(provider(#""weight":-3"#))) == ["gpt-4o.providers[0].weight: must be > 0"])
+    }
+
+    @Test func negativeRetryIsAProblem() throws {
+        #expect(try problems(model(provider(#""retry":-1"#))) == ["gpt-4o.providers[0].retry: must be >= 0"])
+    }
+
+    @Test func nonPositiveTimeoutIsAProblem() throws {
+        #expect(try problems(model(provider(#""timeout":0"#))) == ["gpt-4o.providers[0].timeout: must be > 0"])
+        #expect(try problems(model(provider(#""timeout":-1.5"#))) == ["gpt-4o.providers[0].timeout: must be > 0"])
+    }
+
+    @Test func badEndpointURLsAreProblems() throws {
+        let cases: [(String, String)] = [
+            ("api.example.com/v1", "must be an http:// or https:// URL"),
+            ("ftp://api.example.com/v1", "must be an http:// or https:// URL"),
+            ("http:///v1", "must include a host"),
+            ("https://api.example.com/v1?x=1", "must not contain a query or fragment"),
+            ("", "must be an http:// or https:// URL"),
+        ]
+        for (endpoint, message) in cases {
+            let json = model(#"{"name":"p","endpoint":"\#(endpoint)","model":"m"}"#)
+            #expect(try problems(json) == ["gpt-4o.providers[0].endpoint: \(message)"], "endpoint \(endpoint)")
+        }
+        for endpoint in ["http://localhost:8080", "HTTPS://API.EXAMPLE.COM/v1", "http://10.0.0.1/openai/v1"] {
+            let json = model(#"{"name":"p","endpoint":"\#(endpoint)","model":"m"}"#)
+            #expect(throws: Never.self, "endpoint \(endpoint)") { try load(json) }
+        }
+    }
+
+    @Test func duplicateProviderNamesInAModelAreAProblem() throws {
+        let json = model(provider(name: "a"), provider(name: "b"), provider(name: "a"))
+        #expect(
+            try problems(json) == [#"gpt-4o.providers[2].name: duplicate provider name "a" (also gpt-4o.providers[0])"#]
+        )
+    }
+
+    @Test func theSameProviderNameInDifferentModelsIsFine() throws {
+        let json = #"{"m1":{"providers":[\#(provider(name: "a"))]},"m2":{"providers":[\#(provider(name: "a"))]}}"#
+        #expect(try load(json).config.models.count == 2)
+    }
+
+    @Test func badCronIsAProblem() throws {
+        let json = model(provider(#""rate_limit":{"requests_per_period":1,"period_cron":"0 0 * *"}"#))
+        let found = try problems(json)
+        #expect(found.count == 1)
+        #expect(found.first?.hasPrefix("gpt-4o.providers[0].rate_limit.period_cron: invalid cron: ") == true)
+        let never = model(provider(#""rate_limit":{"period_cron":"0 0 31 2 *"}"#))
+        #expect(try problems(never).first?.hasPrefix("gpt-4o.providers[0].rate_limit.period_cron: invalid cron") == true)
+    }
+
+    @Test func nonPositiveQuotaIsAProblem() throws {
+        let json = model(provider(#""rate_limit":{"requests_per_period":0,"tokens_per_period":-5}"#))
+        #expect(
+            try problems(json) == [
+                "gpt-4o.providers[0].rate_limit.requests_per_period: must be > 0 (use null for unlimited)",
+                "gpt-4o.providers[0].rate_limit.tokens_per_period: must be > 0 (use null for unlimited)",
+            ])
+    }
+
+    @Test func streamAndNonStreamSupportCannotBothBeFalse() throws {
+        let json = model(provider(#""stream_support":false,"non_stream_support":false"#))
+        #expect(try problems(json) == ["gpt-4o.providers[0]: stream_support and non_stream_support cannot both be false"])
+        let one = model(provider(#""stream_support":false"#))
+        #expect(try load(one).config.models[0].providers[0].streamSupport == false)
+    }
+
+    @Test func openAIProvidersNeedNameEndpointAndModel() throws {
+        #expect(
+            try problems(model("{}")) == [
+                "gpt-4o.providers[0].name: is required",
+                "gpt-4o.providers[0].endpoint: is required",
+                "gpt-4o.providers[0].model: is required",
+            ])
+        #expect(
+            try problems(model(#"{"type":"openai","name":"","endpoint":"https://a.example","model":""}"#)) == [
+                "gpt-4o.providers[0].name: must not be empty",
+                "gpt-4o.providers[0].model: must not be empty",
+            ])
+    }
+
+    @Test func echoProvidersNeedNeitherEndpointNorModel() throws {
+        let loaded = try load(#"{"demo":{"providers":[{"type":"echo","name":"local"}]}}"#)
+        let provider = loaded.config.models[0].providers[0]
+        #expect(provider.type == .echo)
+        #expect(provider.model == "demo")
+        #expect(provider.endpoint == "")
+        #expect(loaded.warnings.isEmpty)
+        // An echo provider still needs a name.
+        #expect(try problems(#"{"demo":{"providers":[{"type":"echo"}]}}"#) == ["demo.providers[0].name: is required"])
+    }
+
+    @Test func providerTypeIsCaseInsensitive() throws {
+        let json = #"{"demo":{"providers":[{"type":"ECHO","name":"local"}]}}"#
+        #expect(try load(json).config.models[0].providers[0].type == .echo)
+    }
+
+    @Test func unknownProviderTypeIsAProblem() throws {
+        let json = model(#"{"type":"anthropic","name":"p","endpoint":"https://a.example","model":"m"}"#)
+        #expect(try problems(json) == [#"gpt-4o.providers[0].type: unknown provider type "anthropic" (known: openai, echo)"#])
+    }
+
+    @Test func providersMustBeANonEmptyList() throws {
+        #expect(try problems(#"{"m":{"providers":{"name":"p"}}}"#) == ["m.providers: must be a list, not an object"])
+        #expect(try problems(#"{"m":{"providers":"p"}}"#) == ["m.providers: must be a list, not a string"])
+        #expect(try problems(#"{"m":{"providers":[]}}"#) == ["m.providers: must list at least one provider"])
+        #expect(try problems(#"{"m":{}}"#) == ["m.providers: is required"])
+        #expect(try problems(#"{"m":{"providers":[1]}}"#) == ["m.providers[0]: must be an object, not an integer"])
+        #expect(try problems(#"{"m":[]}"#) == ["m: must be an object, not a list"])
+    }
+
+    @Test func wrongValueTypesAreProblems() throws {
+        let json = model(provider(#""priority":1.5,"enabled":"yes","stream_support":1,"custom_headers":[]"#))
+        // Nested JSON objects are read in key order, so compare as a set.
+        #expect(
+            Set(try problems(json)) == [
+                "gpt-4o.providers[0].priority: must be an integer, not a number",
+                "gpt-4o.providers[0].enabled: must be true or false, not a string",
+                "gpt-4o.providers[0].stream_support: must be true or false, not an integer",
+                "gpt-4o.providers[0].custom_headers: must be an object, not a list",
+            ])
+    }
+
+    @Test func everyProblemIsCollectedAtOnce() throws {
+        let json = """
+            {"_global":{"default_timeout":-1},
+             "gpt-4o":{"providers":[
+               {"name":"a","endpoint":"ftp://x.example","model":"m","weight":0},
+               {"name":"a","endpoint":"https://x.example","model":"m","retry":-2,"timeout":0},
+               {"name":"c","endpoint":"https://x.example","model":"m","rate_limit":{"period_cron":"61 * * * *"}},
+               {"name":"d","endpoint":"https://x.example","model":"m","stream_support":false,"non_stream_support":false},
+               {"type":"bogus","name":"e","endpoint":"https://x.example","model":"m"},
+               {"endpoint":"https://x.example"}]},
+             "other":{"providers":[]},
+             "third":{"providers":{}}}
+            """
+        let found = try problems(json)
+        let expectedPrefixes = [
+            "_global.default_timeout: must be > 0",
+            "gpt-4o.providers[0].endpoint: must be an http:// or https:// URL",
+            "gpt-4o.providers[0].weight: must be > 0",
+            "gpt-4o.providers[1].retry: must be >= 0",
+            "gpt-4o.providers[1].timeout: must be > 0",
+            #"gpt-4o.providers[1].name: duplicate provider name "a" (also gpt-4o.providers[0])"#,
+            "gpt-4o.providers[2].rate_limit.period_cron: invalid cron",
+            "gpt-4o.providers[3]: stream_support and non_stream_support cannot both be false",
+            #"gpt-4o.providers[4].type: unknown provider type "bogus""#,
+            "gpt-4o.providers[5].name: is required",
+            "gpt-4o.providers[5].model: is required",
+            "other.providers: must list at least one provider",
+            "third.providers: must be a list, not an object",
+        ]
+        for prefix in expectedPrefixes {
+            #expect(found.contains { $0.hasPrefix(prefix) }, "missing: \(prefix)\nfound: \(found)")
+        }
+        #expect(found.count == expectedPrefixes.count, "found: \(found)")
+    }
+
+    @Test func validationErrorDescriptionListsEveryProblem() throws {
+        let json = model(provider(#""retry":-1,"weight":0"#))
+        do {
+            _ = try load(json, fileName: "conf/provider.json")
+            Issue.record("expected a validation error")
+        } catch let error as ConfigValidationError {
+            #expect(error.file == "conf/provider.json")
+            #expect(
+                error.description == """
+                    conf/provider.json: 2 problems
+                      gpt-4o.providers[0].retry: must be >= 0
+                      gpt-4o.providers[0].weight: must be > 0
+                    """)
+        }
+    }
+
+    @Test func unknownKeysAreWarningsNotProblems() throws {
+        let json = """
+            {"_global":{"colour":"blue"},
+             "gpt-4o":{"description":"x","providers":[
+               {"name":"p","endpoint":"https://a.example","model":"m","flavour":1,
+                "rate_limit":{"requests_per_period":1,"burst":3}}]}}
+            """
+        let loaded = try load(json)
+        #expect(
+            loaded.warnings.map(\.description) == [
+                "_global.colour: unknown setting (ignored)",
+                "gpt-4o.description: unknown setting (ignored)",
+                "gpt-4o.providers[0].flavour: unknown setting (ignored)",
+                "gpt-4o.providers[0].rate_limit.burst: unknown setting (ignored)",
+            ])
+        #expect(loaded.config.models[0].providers[0].name == "p")
+    }
+
+    @Test func aModelWithEveryProviderDisabledIsAWarning() throws {
+        let loaded = try load(model(provider(#""enabled":false"#)))
+        #expect(loaded.warnings.map(\.description) == ["gpt-4o: every provider is disabled; requests for this model will fail"])
+        #expect(loaded.config.models[0].providers[0].enabled == false)
+    }
+
+    @Test func underscoreKeysOtherThanGlobalAreIgnored() throws {
+        let json = """
+            {"_comment":"notes", "_example":{"providers":"not even valid"}, "_global":{},
+             "m":{"providers":[{"type":"echo","name":"e"}]}}
+            """
+        let loaded = try load(json)
+        #expect(loaded.config.models.map(\.name) == ["m"])
+        #expect(loaded.warnings.isEmpty)
+    }
+
+    @Test func aConfigWithoutModelsIsAProblem() throws {
+        #expect(try problems(#"{"_global":{}}"#) == ["no models are configured"])
+        #expect(try problems(#"{}"#) == ["no models are configured"])
+        #expect(try problems("[]") == ["the top level must be an object of models (and an optional _global)"])
+        #expect(try problems("", fileName: "p.yaml") == ["no models are configured"])
+    }
+
+    @Test func customHeadersAndMaxContextLength() throws {
+        let json = model(provider(#""custom_headers":{"X-Team":"core","X-Retries":3},"max_context_length":8192"#))
+        let loaded = try load(json).config.models[0].providers[0]
+        #expect(Set(loaded.customHeaders.map { "\($0.name)=\($0.value)" }) == ["X-Team=core", "X-Retries=3"])
+        #expect(loaded.maxContextLength == 8192)
+        let bad = model(provider(#""custom_headers":{"Bad Header":"x","X-Ok":"a\nb","X-Crlf":"a\r\nX-Evil: 1"},"max_context_length":0"#))
+        #expect(
+            Set(try problems(bad)) == [
+                "gpt-4o.providers[0].custom_headers.Bad Header: is not a valid HTTP header name",
+                "gpt-4o.providers[0].custom_headers.X-Ok: header values must not contain line breaks",
+                "gpt-4o.providers[0].custom_headers.X-Crlf: header values must not contain line breaks",
+                "gpt-4o.providers[0].max_context_length: must be > 0",
+            ])
+    }
+
+    @Test func apiKeyWithALineBreakIsAProblem() throws {
+        for key in [#"sk-1\r\nX-Evil: 1"#, #"sk-1\nX"#, #"sk-1\r"#] {
+            let json = model(provider(#""api_key":"\#(key)""#))
+            #expect(try problems(json) == ["gpt-4o.providers[0].api_key: must not contain line breaks"], "\(key)")
+        }
+    }
+
+    // MARK: Syntax errors and files
+
+    @Test func invalidJSONIsASyntaxError() {
+        for contents in [#"{"gpt-4o": {"providers": [}"#, "{", #"{"a":1,}"#, "not json"] {
+            #expect(throws: ConfigSyntaxError.self, "\(contents)") {
+                try ConfigNode.parse(contents: contents, fileName: "provider.json")
+            }
+        }
+        do {
+            _ = try ConfigNode.parse(contents: "{", fileName: "conf.json")
+        } catch let error as ConfigSyntaxError {
+            #expect(error.file == "conf.json")
+            #expect(error.message.hasPrefix("invalid JSON"))
+            #expect(error.description.hasPrefix("conf.json: invalid JSON"))
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test func invalidYAMLIsASyntaxError() {
+        for contents in ["a: [1, 2", "a: {b: 1", "key: \"unterminated", "- a\nb: c"] {
+            #expect(throws: ConfigSyntaxError.self, "\(contents)") {
+                try ConfigNode.parse(contents: contents, fileName: "provider.yaml")
+            }
+        }
+        do {
+            _ = try ConfigNode.parse(contents: "a: [1, 2", fileName: "p.yml")
+        } catch let error as ConfigSyntaxError {
+            #expect(error.file == "p.yml")
+            #expect(error.message.hasPrefix("invalid YAML"))
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test func yamlAliasesAreResolvedToCopies() throws {
+        // Yams resolves anchors while composing, so an alias reads as a copy of the anchored node.
+        let yaml = "_defaults: &b {type: echo, name: e}\nm:\n  providers: [*b]\n"
+        let loaded = try load(yaml, fileName: "p.yaml")
+        #expect(loaded.config.models.map(\.name) == ["m"])
+        #expect(loaded.config.model(named: "m")?.providers.first?.name == "e")
+    }
+
+    @Test func duplicateModelNamesAreAProblem() throws {
+        let json = #"{"m":{"providers":[{"type":"echo","name":"a"}]},"m":{"providers":[{"type":"echo","name":"b"}]}}"#
+        #expect(try problems(json) == ["m: model is defined twice"])
+        let yaml = "m:\n  providers: [{type: echo, name: a}]\nm:\n  providers: [{type: echo, name: b}]\n"
+        #expect(throws: (any Error).self) { try load(yaml, fileName: "p.yaml") }
+    }
+
+    @Test func jsonWithATrailingCommaIsASyntaxError() {
+        // JSONDecoder tolerates trailing commas; the loader must not, or the model order would silently be lost.
+        let json = #"{"b":{"providers":[{"type":"echo","name":"e"}]},"a":{"providers":[{"type":"echo","name":"e"}]},}"#
+        #expect(throws: ConfigSyntaxError.self) { try ConfigNode.parse(contents: json, fileName: "provider.json") }
+    }
+
+    @Test func loadReadsJSONAndYAMLFiles() throws {
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory())
+            .appendingPathComponent("switchyard-core-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+
+        let jsonFile = directory.appendingPathComponent("provider.json").path
+        try Data(Self.seedJSON.utf8).write(to: URL(fileURLWithPath: jsonFile))
+        let fromJSON = try ConfigLoader.load(file: jsonFile, environment: [:])
+        #expect(fromJSON.file == jsonFile)
+        #expect(fromJSON.config.models[0].providers[0].name == "provider-1")
+
+        let yamlFile = directory.appendingPathComponent("provider.yaml").path
+        try Data(Self.seedYAML.utf8).write(to: URL(fileURLWithPath: yamlFile))
+        let fromYAML = try ConfigLoader.load(file: yamlFile, environment: [:])
+        #expect(fromYAML.config.models[0].providers == fromJSON.config.models[0].providers)
+
+        let missing = directory.appendingPathComponent("absent.json").path
+        do {
+            _ = try ConfigLoader.load(file: missing, environment: [:])
+            Issue.record("expected a file error")
+        } catch let error as ConfigFileError {
+            #expect(error.reason == "no such file")
+        }
+    }
+
+    @Test func defaultPathPrefersJSONThenYAML() {
+        #expect(ConfigLoader.defaultPath(fileExists: { _ in false }) == "config/provider.json")
+        #expect(ConfigLoader.defaultPath(fileExists: { _ in true }) == "config/provider.json")
+        #expect(ConfigLoader.defaultPath(fileExists: { $0 == "config/provider.yaml" }) == "config/provider.yaml")
+        #expect(ConfigLoader.defaultPath(fileExists: { $0 == "config/provider.yml" }) == "config/provider.yml")
+    }
+
+    @Test func summaryLineDescribesTiers() throws {
+        let json = model(
+            provider(#""weight":5"#, name: "a"), provider(#""priority":2,"stream_support":false"#, name: "b"),
+            provider(#""enabled":false"#, name: "c")
+        )
+        let line = ConfigSummary.line(for: try load(json).config.models[0])
+        #expect(line == "gpt-4o: 3 providers (2 enabled); priority 1: a (openai, weight 5); priority 2: b (openai, weight 10, no stream)")
+    }
+}
