@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -11,13 +12,22 @@ public struct GatewayOptions: Sendable {
     public var configFile: String
     public var dataDirectory: String
     public var logDirectory: String
+    /// The zone cron schedules are evaluated in (`TZ`, default UTC).
+    public var timeZone: TimeZone
+    /// The clock schedules run on; tests substitute one they control.
+    public var clock: any GatewayClock
 
-    public init(host: String, port: Int, configFile: String, dataDirectory: String, logDirectory: String) {
+    public init(
+        host: String, port: Int, configFile: String, dataDirectory: String, logDirectory: String,
+        timeZone: TimeZone = .schedules(), clock: any GatewayClock = SystemClock()
+    ) {
         self.host = host
         self.port = port
         self.configFile = configFile
         self.dataDirectory = dataDirectory
         self.logDirectory = logDirectory
+        self.timeZone = timeZone
+        self.clock = clock
     }
 }
 
@@ -35,7 +45,14 @@ public enum Gateway {
         logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let state = GatewayState(config: config.config, configFile: config.file)
+        let state = GatewayState(
+            config: config.config, configFile: config.file,
+            files: UsageFiles(dataDirectory: options.dataDirectory, timeZone: options.timeZone),
+            clock: options.clock, logger: logger
+        )
+        if AdminAuthMiddleware.adminKeys(config.config.global).isEmpty {
+            logger.warning("No admin_key or api_key is configured: admin endpoints answer loopback clients only")
+        }
         let client = UpstreamTransport.makeClient()
         let proxy = ProxyEngine(state: state, transport: UpstreamTransport(client: client))
 
@@ -43,11 +60,16 @@ public enum Gateway {
         router.add(middleware: OpenAIErrorMiddleware())
         HealthController().addRoutes(to: router)
         OpenAIController(state: state, proxy: proxy).addRoutes(to: router)
+        AdminController(state: state).addRoutes(to: router)
 
         return Application(
             router: router,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
-            services: [HTTPClientService(client: client)],
+            // Services stop in reverse order after the server: the client first, the usage flush last.
+            services: [
+                UsageFlushService(state: state), UsageResetService(state: state), ReloadOnHangupService(state: state),
+                HTTPClientService(client: client),
+            ],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
             logger: logger
         )

@@ -1,17 +1,31 @@
 import Foundation
+import Logging
 import Synchronization
 import SwitchyardCore
 
-/// The live state shared by all requests: the current routing snapshot, which a reload replaces as a whole,
-/// and the per-provider state that outlives snapshots (cooldowns).
+/// The live state shared by all requests: the current routing snapshot, which a reload replaces as a whole, and the
+/// per-provider state that outlives snapshots (usage counters, cooldowns).
 final class GatewayState: Sendable {
-    private let current: Mutex<RoutingTable>
-    let cooldowns = ProviderCooldowns()
     let configFile: String
+    let files: UsageFiles
+    let timeZone: TimeZone
+    let clock: any GatewayClock
+    let logger: Logger
+    let states = ProviderStates()
+    private let current: Mutex<RoutingTable>
+    /// Serialises reloads (SIGHUP and POST /admin/reload may race).
+    private let reloading = Mutex(())
 
-    init(config: GatewayConfig, configFile: String) {
-        current = Mutex(RoutingTable(config: config))
+    /// Builds the first snapshot, loads persisted counters and applies resets missed while the gateway was down.
+    init(config: GatewayConfig, configFile: String, files: UsageFiles, clock: any GatewayClock, logger: Logger) {
         self.configFile = configFile
+        self.files = files
+        self.timeZone = files.timeZone
+        self.clock = clock
+        self.logger = logger
+        files.removeLeftovers()
+        current = Mutex(RoutingTable(config: config))
+        install(config)
     }
 
     /// The snapshot a request should use from start to finish.
@@ -19,17 +33,96 @@ final class GatewayState: Sendable {
         current.withLock { $0 }
     }
 
-    func replace(with config: GatewayConfig) {
-        let table = RoutingTable(config: config)
-        current.withLock { $0 = table }
+    struct ReloadSummary: Sendable {
+        var models: [String]
+        var providers: Int
+        var warnings: [String]
+        var summary: [String]
     }
 
-    /// Whether `provider` of `model` may be tried now.
-    func availability(of provider: ProviderConfig, model: String, now: Date) -> ProviderAvailability {
-        let key = ProviderKey(model: model, provider: provider.name)
-        if let cooldown = cooldowns.cooldown(for: key, now: now) {
-            return .coolingDown(until: cooldown.until)
+    /// Reads and validates the config file and, only if it is valid, swaps it in. In-flight requests finish on the
+    /// snapshot they started with; counters of providers that still exist carry over.
+    func reload() throws -> ReloadSummary {
+        try reloading.withLock { _ in
+            let loaded = try ConfigLoader.load(file: configFile)
+            install(loaded.config)
+            let models = loaded.config.models
+            logger.info("Reloaded \(configFile): \(models.count) model(s)")
+            for warning in loaded.warnings {
+                logger.warning("\(configFile): \(warning)")
+            }
+            return ReloadSummary(
+                models: models.map(\.name),
+                providers: models.reduce(0) { $0 + $1.providers.count },
+                warnings: loaded.warnings.map(\.description),
+                summary: models.map(ConfigSummary.line(for:))
+            )
         }
-        return .available
+    }
+
+    private func install(_ config: GatewayConfig) {
+        let now = clock.now()
+        let (states, removed) = self.states.adopt(config) { key in makeCounter(key, now: now) }
+        for state in states.values {
+            retryUnreadable(state.usage, now: now)
+        }
+        let table = RoutingTable(config: config, states: states)
+        applyDueResets(in: table, now: now)
+        current.withLock { $0 = table }
+        for state in removed {
+            persist(state.usage)
+        }
+    }
+
+    private func makeCounter(_ key: ProviderKey, now: Date) -> UsageCounter {
+        switch files.load(key, now: now) {
+        case .missing:
+            return UsageCounter(key: key, usage: UsageSnapshot(lastReset: now))
+        case .usage(let usage):
+            return UsageCounter(key: key, usage: usage)
+        case .unreadable(let reason):
+            logger.error("ERROR usage for \(key) cannot be loaded and will not be saved until fixed: \(reason)")
+            return UsageCounter(key: key, usage: UsageSnapshot(lastReset: now), loadError: reason)
+        }
+    }
+
+    /// A counter whose file was unreadable takes the file's counts once it has been fixed (or removed).
+    private func retryUnreadable(_ counter: UsageCounter, now: Date) {
+        guard counter.persistenceError != nil else { return }
+        switch files.load(counter.key, now: now) {
+        case .missing:
+            counter.recover(counter.snapshot)
+            logger.info("Usage file for \(counter.key) is gone; saving counts again")
+        case .usage(let usage):
+            counter.recover(usage)
+            logger.info("Usage file for \(counter.key) is readable again")
+        case .unreadable:
+            break
+        }
+    }
+
+    /// Resets every counter whose scheduled reset time has passed.
+    func applyDueResets(in table: RoutingTable? = nil, now: Date) {
+        for key in UsageResets.applyDue(in: table ?? self.table, now: now, timeZone: timeZone) {
+            logger.info("Reset usage for \(key.model)/\(key.provider)")
+        }
+    }
+
+    /// Writes a counter's file if it changed.
+    func persist(_ counter: UsageCounter) {
+        guard let usage = counter.takeChanges() else { return }
+        do {
+            try files.save(usage, for: counter.key)
+        } catch {
+            counter.markChanged()
+            logger.error("ERROR cannot save usage for \(counter.key): \(error)")
+        }
+    }
+
+    /// Writes every changed counter.
+    func persistAll() {
+        for state in states.all {
+            persist(state.usage)
+        }
     }
 }

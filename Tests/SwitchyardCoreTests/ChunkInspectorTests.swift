@@ -17,11 +17,19 @@ import Testing
         #expect(done.usage == nil)
     }
 
-    @Test func anOrdinaryContentChunkHasNothingToReport() {
-        #expect(info(Self.contentChunk) == ChunkInfo(data: ByteBuffer(string: "{}")))
+    @Test func anOrdinaryContentChunkReportsOnlyItsGeneratedText() {
         let plain = info(Self.contentChunk)
         #expect(!plain.isDone && !plain.isError && !plain.hasFinishReason && !plain.isUsageOnly && !plain.hasNullUsage)
         #expect(plain.usage == nil)
+        #expect(plain.generatedBytes == 2)
+    }
+
+    @Test func generatedTextIsCountedFromContentTextAndArguments() {
+        #expect(info(#"{"choices":[{"delta":{"content":"a\"b\\c"}}]}"#).generatedBytes == 5, "escapes count once")
+        #expect(info(#"{"choices":[{"text": "four","finish_reason":null}]}"#).generatedBytes == 4)
+        #expect(info(#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"q\":1}"}}]}}]}"#).generatedBytes == 7)
+        #expect(info(#"{"choices":[{"delta":{"content":null}}]}"#).generatedBytes == 0)
+        #expect(info(#"{"choices":[{"delta":{"role":"assistant","content":""}}]}"#).generatedBytes == 0)
     }
 
     @Test func errorEvents() {

@@ -153,11 +153,11 @@ import Testing
     }
 
     @Test func tokensAreEstimatedAtFourCharactersEach() {
-        #expect(EchoResponder.estimateTokens(characters: 0) == 0)
-        #expect(EchoResponder.estimateTokens(characters: 1) == 1)
-        #expect(EchoResponder.estimateTokens(characters: 4) == 1)
-        #expect(EchoResponder.estimateTokens(characters: 5) == 2)
-        #expect(EchoResponder.estimateTokens(characters: 400) == 100)
+        #expect(UsageEstimate.tokens(characters: 0) == 0)
+        #expect(UsageEstimate.tokens(characters: 1) == 1)
+        #expect(UsageEstimate.tokens(characters: 4) == 1)
+        #expect(UsageEstimate.tokens(characters: 5) == 2)
+        #expect(UsageEstimate.tokens(characters: 400) == 100)
     }
 
     // MARK: Completions

@@ -125,36 +125,51 @@ import Testing
     let key = ProviderKey(model: "gpt-4o", provider: "a")
     let start = Date(timeIntervalSince1970: 1_000_000)
 
+    func state(_ key: ProviderKey? = nil) -> ProviderState {
+        let key = key ?? self.key
+        return ProviderState(key: key, usage: UsageCounter(key: key, usage: UsageSnapshot(lastReset: start)))
+    }
+
     @Test func aCooldownLastsUntilItsEnd() {
-        let cooldowns = ProviderCooldowns()
-        cooldowns.coolDown(key, until: start.addingTimeInterval(30), status: 429)
-        #expect(cooldowns.cooldown(for: key, now: start) == .init(until: start.addingTimeInterval(30), status: 429))
-        #expect(cooldowns.cooldown(for: key, now: start.addingTimeInterval(29.9))?.status == 429)
-        #expect(cooldowns.cooldown(for: key, now: start.addingTimeInterval(30)) == nil)
-        #expect(cooldowns.cooldown(for: key, now: start) == nil, "an expired cooldown is forgotten")
+        let provider = state()
+        provider.coolDown(until: start.addingTimeInterval(30), status: 429)
+        #expect(provider.cooldown(now: start) == .init(until: start.addingTimeInterval(30), status: 429))
+        #expect(provider.cooldown(now: start.addingTimeInterval(29.9))?.status == 429)
+        #expect(provider.cooldown(now: start.addingTimeInterval(30)) == nil)
+        #expect(provider.cooldown(now: start) == nil, "an expired cooldown is forgotten")
     }
 
     @Test func cooldownsArePerModelAndProvider() {
-        let cooldowns = ProviderCooldowns()
-        cooldowns.coolDown(key, until: start.addingTimeInterval(10), status: 401)
-        #expect(cooldowns.cooldown(for: ProviderKey(model: "gpt-4o", provider: "b"), now: start) == nil)
-        #expect(cooldowns.cooldown(for: ProviderKey(model: "other", provider: "a"), now: start) == nil)
+        let states = ProviderStates()
+        let config = GatewayConfig(global: GlobalSettings(), models: [
+            ModelConfig(name: "gpt-4o", providers: [ProviderConfig(name: "a"), ProviderConfig(name: "b")]),
+            ModelConfig(name: "other", providers: [ProviderConfig(name: "a")]),
+        ])
+        let (current, _) = states.adopt(config) { key in UsageCounter(key: key, usage: UsageSnapshot(lastReset: start)) }
+        current[key]!.coolDown(until: start.addingTimeInterval(10), status: 401)
+        #expect(current[ProviderKey(model: "gpt-4o", provider: "b")]!.cooldown(now: start) == nil)
+        #expect(current[ProviderKey(model: "other", provider: "a")]!.cooldown(now: start) == nil)
+        #expect(current[key]!.cooldown(now: start)?.status == 401)
         #expect(key.description == "gpt-4o/a")
     }
 
     @Test func aShorterCooldownDoesNotCutALongerOneShort() {
-        let cooldowns = ProviderCooldowns()
-        cooldowns.coolDown(key, until: start.addingTimeInterval(60), status: 429)
-        cooldowns.coolDown(key, until: start.addingTimeInterval(5), status: 403)
-        #expect(cooldowns.cooldown(for: key, now: start.addingTimeInterval(10))?.status == 429)
-        cooldowns.coolDown(key, until: start.addingTimeInterval(90), status: 403)
-        #expect(cooldowns.cooldown(for: key, now: start.addingTimeInterval(70))?.status == 403)
+        let provider = state()
+        provider.coolDown(until: start.addingTimeInterval(60), status: 429)
+        provider.coolDown(until: start.addingTimeInterval(5), status: 403)
+        #expect(provider.cooldown(now: start.addingTimeInterval(10))?.status == 429)
+        provider.coolDown(until: start.addingTimeInterval(90), status: 403)
+        #expect(provider.cooldown(now: start.addingTimeInterval(70))?.status == 403)
     }
 
-    @Test func clearingEndsACooldown() {
-        let cooldowns = ProviderCooldowns()
-        cooldowns.coolDown(key, until: start.addingTimeInterval(60), status: 429)
-        cooldowns.clear(key)
-        #expect(cooldowns.cooldown(for: key, now: start) == nil)
+    @Test func cooldownsSurviveAReloadThatKeepsTheProvider() {
+        let states = ProviderStates()
+        let one = GatewayConfig(global: GlobalSettings(), models: [ModelConfig(name: "gpt-4o", providers: [ProviderConfig(name: "a")])])
+        let (first, _) = states.adopt(one) { key in UsageCounter(key: key, usage: UsageSnapshot(lastReset: start)) }
+        first[key]!.coolDown(until: start.addingTimeInterval(60), status: 429)
+        let (second, removed) = states.adopt(one) { key in UsageCounter(key: key, usage: UsageSnapshot(lastReset: start)) }
+        #expect(second[key] === first[key])
+        #expect(removed.isEmpty)
+        #expect(second[key]!.cooldown(now: start)?.status == 429)
     }
 }

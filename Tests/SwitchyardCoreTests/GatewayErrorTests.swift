@@ -46,10 +46,13 @@ import Testing
 
     @Test func noAvailableProviderExplainsWhy() {
         let now = Date(timeIntervalSince1970: 0)
-        var provider = ProviderConfig(name: "a")
-        provider.model = "m"
-        var other = ProviderConfig(name: "b")
-        other.model = "m"
+        var config = ProviderConfig(name: "a")
+        config.model = "m"
+        var otherConfig = ProviderConfig(name: "b")
+        otherConfig.model = "m"
+        let route = ModelRoute(ModelConfig(name: "m", providers: [config, otherConfig]))
+        let provider = route.providers[0]
+        let other = route.providers[1]
         let cooling = GatewayError.noAvailableProvider(
             model: "m", skipped: [(provider, .coolingDown(until: now.addingTimeInterval(12.2)))], now: now)
         #expect(cooling.statusCode == 503)

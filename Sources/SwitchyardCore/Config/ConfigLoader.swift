@@ -116,7 +116,28 @@ struct ConfigReader {
         if models.isEmpty && problems.isEmpty {
             problem("", "no models are configured")
         }
+        checkUsageFileNames(models)
         return GatewayConfig(global: global, models: models)
+    }
+
+    /// Usage files are named from sanitised model and provider names; two providers must not share one.
+    mutating func checkUsageFileNames(_ models: [ModelConfig]) {
+        var owners: [String: ProviderKey] = [:]
+        for model in models {
+            for (index, provider) in model.providers.enumerated() {
+                let key = ProviderKey(model: model.name, provider: provider.name)
+                let file = UsageFiles.fileName(for: key)
+                if let owner = owners[file] {
+                    guard owner != key else { continue }  // a duplicate name, reported already
+                    problem(
+                        "\(model.name).providers[\(index)].name",
+                        "its usage file \(file) would be the same as \(owner)'s; rename one of them"
+                    )
+                } else {
+                    owners[file] = key
+                }
+            }
+        }
     }
 
     // MARK: _global

@@ -43,7 +43,7 @@ extension GatewayError {
 
     /// No candidate could even be tried: all disabled, cooling down or over quota.
     public static func noAvailableProvider(
-        model: String, skipped: [(provider: ProviderConfig, availability: ProviderAvailability)], now: Date
+        model: String, skipped: [(provider: ProviderSlot, availability: ProviderAvailability)], now: Date
     ) -> GatewayError {
         guard !skipped.isEmpty else {
             return GatewayError(
@@ -53,7 +53,8 @@ extension GatewayError {
         }
         var quotaResets: [Date] = []
         var cooldownEnds: [Date] = []
-        let reasons = skipped.map { provider, availability -> String in
+        let reasons = skipped.map { slot, availability -> String in
+            let provider = slot.config
             switch availability {
             case .available:
                 return "\(provider.name) (available)"

@@ -1,22 +1,69 @@
 import Foundation
 import Synchronization
 
-/// The enabled providers of one model, grouped into priority tiers, with the weighted rotation of each tier.
-public final class ModelRoute: Sendable {
-    public let name: String
-    /// Enabled providers by priority, lowest number first; each tier keeps config order.
-    public let tiers: [[ProviderConfig]]
-    private let rotations: Mutex<[SmoothWeightedRoundRobin]>
+/// A provider as routing sees it: its configuration and its live state (usage, cooldown).
+public struct ProviderSlot: Sendable {
+    public let config: ProviderConfig
+    public let state: ProviderState
 
-    public init(_ model: ModelConfig) {
-        name = model.name
-        let enabled = model.providers.filter(\.enabled)
-        let priorities = Set(enabled.map(\.priority)).sorted()
-        tiers = priorities.map { priority in enabled.filter { $0.priority == priority } }
-        rotations = Mutex(tiers.map { SmoothWeightedRoundRobin(weights: $0.map(\.weight)) })
+    public init(config: ProviderConfig, state: ProviderState) {
+        self.config = config
+        self.state = state
     }
 
-    /// Picks a provider of `tier` among those `isCandidate` admits, advancing that tier's rotation.
+    public var name: String { config.name }
+
+    /// The cron schedule its counters reset on (daily at midnight when it has no `rate_limit`).
+    public var resetSchedule: CronSchedule { config.rateLimit?.periodCron ?? .daily }
+
+    /// When its counters next reset.
+    public func nextReset(in timeZone: TimeZone) -> Date? {
+        try? resetSchedule.nextDate(after: state.usage.snapshot.lastReset, in: timeZone)
+    }
+
+    /// Whether it may be tried now: not cooling down and within its quota.
+    public func availability(now: Date, timeZone: TimeZone) -> ProviderAvailability {
+        if let cooldown = state.cooldown(now: now) {
+            return .coolingDown(until: cooldown.until)
+        }
+        if state.usage.isExhausted(config.rateLimit) {
+            return .overQuota(until: nextReset(in: timeZone))
+        }
+        return .available
+    }
+}
+
+/// The providers of one model, the enabled ones grouped into priority tiers, with the weighted rotation of each
+/// tier.
+public final class ModelRoute: Sendable {
+    public let name: String
+    /// Every provider in config order, enabled or not.
+    public let providers: [ProviderSlot]
+    /// Enabled providers by priority, lowest number first; each tier keeps config order.
+    public let tiers: [[ProviderSlot]]
+    private let rotations: Mutex<[SmoothWeightedRoundRobin]>
+
+    public init(_ model: ModelConfig, states: [ProviderKey: ProviderState]) {
+        name = model.name
+        providers = model.providers.map { provider in
+            let key = ProviderKey(model: model.name, provider: provider.name)
+            return ProviderSlot(
+                config: provider,
+                state: states[key] ?? ProviderState(key: key, usage: UsageCounter(key: key, usage: UsageSnapshot(lastReset: Date())))
+            )
+        }
+        let enabled = providers.filter(\.config.enabled)
+        let priorities = Set(enabled.map(\.config.priority)).sorted()
+        tiers = priorities.map { priority in enabled.filter { $0.config.priority == priority } }
+        rotations = Mutex(tiers.map { SmoothWeightedRoundRobin(weights: $0.map(\.config.weight)) })
+    }
+
+    /// A route whose providers all start with fresh state.
+    public convenience init(_ model: ModelConfig) {
+        self.init(model, states: [:])
+    }
+
+    /// Picks a provider of `tier` among the candidates, advancing that tier's rotation.
     func pick(tier: Int, candidates: [Bool]) -> Int? {
         rotations.withLock { $0[tier].next { candidates[$0] } }
     }
@@ -44,15 +91,15 @@ public struct RoutePlan {
     public let route: ModelRoute
     private var tier = 0
     private var tried: [Bool]
-    /// Providers passed over, by name, with the reason.
-    public private(set) var skipped: [(provider: ProviderConfig, availability: ProviderAvailability)] = []
+    /// Providers passed over, with the reason.
+    public private(set) var skipped: [(provider: ProviderSlot, availability: ProviderAvailability)] = []
 
     init(route: ModelRoute) {
         self.route = route
         self.tried = Array(repeating: false, count: route.tiers.first?.count ?? 0)
     }
 
-    public mutating func next(availability: (ProviderConfig) -> ProviderAvailability) -> ProviderConfig? {
+    public mutating func next(availability: (ProviderSlot) -> ProviderAvailability) -> ProviderSlot? {
         while tier < route.tiers.count {
             let members = route.tiers[tier]
             var candidates = tried.map { !$0 }
@@ -74,5 +121,10 @@ public struct RoutePlan {
             }
         }
         return nil
+    }
+
+    /// Records a provider that was picked but could not be used after all (its quota ran out in between).
+    public mutating func skip(_ provider: ProviderSlot, because availability: ProviderAvailability) {
+        skipped.append((provider, availability))
     }
 }

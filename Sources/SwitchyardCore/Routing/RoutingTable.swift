@@ -1,19 +1,18 @@
 /// An immutable snapshot of the configuration with a route per model; requests keep the snapshot they started
-/// with, and a reload swaps in a new one.
+/// with, and a reload swaps in a new one. Provider state (usage, cooldowns) is shared across snapshots.
 public final class RoutingTable: Sendable {
     public let config: GatewayConfig
-    private let routes: [String: ModelRoute]
+    /// Routes in config order.
+    public let routes: [ModelRoute]
+    private let routesByName: [String: ModelRoute]
 
-    public init(config: GatewayConfig) {
+    public init(config: GatewayConfig, states: [ProviderKey: ProviderState] = [:]) {
         self.config = config
-        var routes: [String: ModelRoute] = [:]
-        for model in config.models {
-            routes[model.name] = ModelRoute(model)
-        }
-        self.routes = routes
+        routes = config.models.map { ModelRoute($0, states: states) }
+        routesByName = Dictionary(routes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     public func route(for model: String) -> ModelRoute? {
-        routes[model]
+        routesByName[model]
     }
 }

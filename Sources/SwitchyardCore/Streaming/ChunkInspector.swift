@@ -58,6 +58,9 @@ public struct ChunkInfo: Sendable, Equatable {
     public var isUsageOnly = false
     /// `"usage": null`, which `include_usage` adds to every other chunk.
     public var hasNullUsage = false
+    /// Bytes of generated text in the chunk (`content`, `text`, tool-call `arguments`), for estimating tokens when
+    /// the upstream never reports usage.
+    public var generatedBytes = 0
 
     public init(data: ByteBuffer) {
         if SSEEvent.isDone(data: data) {
@@ -68,6 +71,8 @@ public struct ChunkInfo: Sendable, Equatable {
             let mentionsUsage = bytes.firstRange(of: #""usage""#) != nil
             let mentionsError = bytes.firstRange(of: #""error""#) != nil
             hasFinishReason = Self.hasNonNullValue(bytes, key: #""finish_reason""#)
+            generatedBytes = Self.stringValueBytes(bytes, key: #""content""#) + Self.stringValueBytes(bytes, key: #""text""#)
+                + Self.stringValueBytes(bytes, key: #""arguments""#)
             guard mentionsUsage || mentionsError,
                 let scan = try? JSONObjectScan.scanObject(bytes, in: 0..<bytes.count)
             else { return }
@@ -115,6 +120,28 @@ public struct ChunkInfo: Sendable, Equatable {
             searchFrom = range.upperBound
         }
         return false
+    }
+
+    /// Total length of the string values of `key` (at any depth), counting each escape sequence as one byte.
+    static func stringValueBytes(_ bytes: UnsafeRawBufferPointer, key: String) -> Int {
+        var total = 0
+        var searchFrom = 0
+        while let range = bytes.firstRange(of: key, from: searchFrom) {
+            var index = range.upperBound
+            searchFrom = range.upperBound
+            while index < bytes.count, bytes[index] == 0x20 { index += 1 }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { continue }
+            index += 1
+            while index < bytes.count, bytes[index] == 0x20 { index += 1 }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { continue }
+            index += 1
+            while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
+                index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+                total += 1
+            }
+            searchFrom = index
+        }
+        return total
     }
 
     static func isEmptyArray(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {

@@ -32,12 +32,19 @@ struct ProxyEngine: Sendable {
         }
         let clientHeaders = request.headers.map { HeaderField($0.name.rawName, $0.value) }
         let logger = context.logger
+        let clock = state.clock
+        let timeZone = state.timeZone
 
         var plan = route.makePlan()
         var attempts: [AttemptRecord] = []
-        let startedAt = Date()
-        while let provider = plan.next(availability: { state.availability(of: $0, model: route.name, now: Date()) }) {
-            let key = ProviderKey(model: route.name, provider: provider.name)
+        let startedAt = clock.now()
+        while let slot = plan.next(availability: { $0.availability(now: clock.now(), timeZone: timeZone) }) {
+            let provider = slot.config
+            // Counting the request before it is sent is what keeps concurrent requests from overshooting a limit.
+            guard let lease = slot.state.usage.reserve(provider.rateLimit) else {
+                plan.skip(slot, because: .overQuota(until: slot.nextReset(in: timeZone)))
+                continue
+            }
             let upstreamStream = Self.upstreamStreams(client: clientRequest, provider: provider)
             let upstreamRequest = ProviderAdapters.adapter(for: provider.type).makeRequest(
                 clientRequest, provider: provider, upstreamStream: upstreamStream, clientHeaders: clientHeaders
@@ -47,27 +54,34 @@ struct ProxyEngine: Sendable {
                 logger.info(
                     "Selected provider \(provider.name) for model \(route.name)\(retry > 0 ? " (retry \(retry) of \(provider.retry))" : "")"
                 )
-                let result = try await attempt(
-                    upstreamRequest, provider: provider, client: clientRequest, request: request, context: context
-                )
+                let result: AttemptResult
+                do {
+                    result = try await attempt(
+                        upstreamRequest, provider: provider, lease: lease, client: clientRequest, context: context
+                    )
+                } catch {
+                    lease.release()
+                    throw error
+                }
                 guard case .failed(let failure, let upstreamAnswer) = result else {
                     if case .delivered(let response) = result { return response }
                     preconditionFailure("unreachable")
                 }
                 attempts.append(AttemptRecord(provider: provider.name, failure: failure))
                 let decision = FailoverPolicy.decide(failure, defaultCooldown: global.cooldownSeconds)
-                if decision == .returnToClient, let upstreamAnswer {
-                    logger.info("Provider \(provider.name) rejected the request with \(failure); returning it to the client")
-                    return upstreamAnswer
-                }
                 if decision == .retry && retry < provider.retry {
                     retry += 1
                     logger.warning("Provider \(provider.name) failed: \(failure); retrying (\(retry) of \(provider.retry))")
                     try await Task.sleep(for: FailoverPolicy.backoff(retry: retry, baseMilliseconds: global.retryBackoffMilliseconds))
                     continue
                 }
+                lease.release()
+                if decision == .returnToClient, let upstreamAnswer {
+                    logger.info("Provider \(provider.name) rejected the request with \(failure); returning it to the client")
+                    return upstreamAnswer
+                }
                 if case .switchProvider(let cooldown?) = decision, cooldown > 0, case .status(let status, _) = failure {
-                    state.cooldowns.coolDown(key, until: Date().addingTimeInterval(cooldown), status: status)
+                    slot.state.coolDown(until: clock.now().addingTimeInterval(cooldown), status: status)
                 }
                 logger.warning("Switching provider: \(provider.name) failed for model \(route.name): \(failure)")
                 break
@@ -96,8 +110,10 @@ struct ProxyEngine: Sendable {
         case failed(AttemptFailure, upstreamAnswer: Response?)
     }
 
+    /// One try against one provider. On success the lease is settled with the tokens used (or handed to the stream
+    /// relay, which settles it when the stream ends); on failure the caller decides what happens to it.
     private func attempt(
-        _ upstreamRequest: UpstreamRequest, provider: ProviderConfig, client: ClientRequest, request: Request,
+        _ upstreamRequest: UpstreamRequest, provider: ProviderConfig, lease: UsageLease, client: ClientRequest,
         context: GatewayRequestContext
     ) async throws -> AttemptResult {
         let response: UpstreamResponse
@@ -115,7 +131,8 @@ struct ProxyEngine: Sendable {
                 try await response.body.collect(upTo: Self.maximumErrorBodyBytes, guard: $0)
             }) ?? ByteBuffer()
             let retryAfter = FailoverPolicy.retryAfter(
-                seconds: response.header("retry-after"), milliseconds: response.header("retry-after-ms"), now: Date()
+                seconds: response.header("retry-after"), milliseconds: response.header("retry-after-ms"),
+                now: state.clock.now()
             )
             var headers: HTTPFields = [.contentType: response.header("content-type") ?? "application/json"]
             headers.append(providerHeader)
@@ -128,9 +145,11 @@ struct ProxyEngine: Sendable {
         do {
             if response.isEventStream {
                 if client.stream {
-                    return try await openRelay(response, provider: provider, client: client, request: request, context: context)
+                    return try await openRelay(response, provider: provider, lease: lease, client: client, context: context)
                 }
-                let answer = try await aggregate(response, client: client, idleTimeout: idleTimeout, eventLoop: eventLoop)
+                let answer = try await aggregate(
+                    response, client: client, lease: lease, idleTimeout: idleTimeout, eventLoop: eventLoop
+                )
                 var headers: HTTPFields = [.contentType: "application/json"]
                 headers.append(providerHeader)
                 return .delivered(Response(status: .ok, headers: headers, body: .init(byteBuffer: answer)))
@@ -138,10 +157,14 @@ struct ProxyEngine: Sendable {
             let answer = try await StreamGuard.run(idleTimeout: idleTimeout, eventLoop: eventLoop) {
                 try await response.body.collect(upTo: Self.maximumUpstreamBodyBytes, guard: $0)
             }
-            if client.stream {
-                let events = try StreamSynthesizer.stream(
-                    fromResponse: answer, endpoint: client.endpoint, includeUsage: client.includeUsage
-                )
+            let events = try client.stream
+                ? StreamSynthesizer.stream(fromResponse: answer, endpoint: client.endpoint, includeUsage: client.includeUsage)
+                : nil
+            Self.settle(
+                lease, client: client, reported: answer.withUnsafeReadableBytes { TokenUsage(inResponse: $0) },
+                generatedCharacters: UsageEstimate.completionCharacters(inResponse: answer)
+            )
+            if let events {
                 return .delivered(Response(status: .ok, headers: Self.eventStreamHeaders(providerHeader), body: .init(byteBuffer: events)))
             }
             var headers: HTTPFields = [.contentType: response.header("content-type") ?? "application/json"]
@@ -156,11 +179,12 @@ struct ProxyEngine: Sendable {
 
     /// Reads an upstream stream to its end and builds one non-stream answer from it.
     private func aggregate(
-        _ response: UpstreamResponse, client: ClientRequest, idleTimeout: TimeAmount, eventLoop: any EventLoop
+        _ response: UpstreamResponse, client: ClientRequest, lease: UsageLease, idleTimeout: TimeAmount,
+        eventLoop: any EventLoop
     ) async throws -> ByteBuffer {
         let endpoint = client.endpoint
         let body = response.body
-        let bytes = try await StreamGuard.run(idleTimeout: idleTimeout, eventLoop: eventLoop) { streamGuard in
+        let (bytes, usage, characters) = try await StreamGuard.run(idleTimeout: idleTimeout, eventLoop: eventLoop) { streamGuard in
             var framer = SSEEventFramer()
             var aggregator = StreamAggregator(endpoint: endpoint)
             while let chunk = try await body.next() {
@@ -173,15 +197,16 @@ struct ProxyEngine: Sendable {
             guard aggregator.sawDone || aggregator.sawFinishReason else {
                 throw UnusableAnswer(reason: "the stream ended before it finished")
             }
-            return aggregator.result()
+            return (aggregator.result(), aggregator.usage, aggregator.generatedCharacterCount)
         }
+        Self.settle(lease, client: client, reported: usage, generatedCharacters: characters)
         return ByteBuffer(bytes: bytes)
     }
 
     /// Waits for the upstream stream's first event, then commits: the client gets a 200 event stream that relays
     /// the rest. Until that first event, a failure is still an ordinary failed attempt.
     private func openRelay(
-        _ response: UpstreamResponse, provider: ProviderConfig, client: ClientRequest, request: Request,
+        _ response: UpstreamResponse, provider: ProviderConfig, lease: UsageLease, client: ClientRequest,
         context: GatewayRequestContext
     ) async throws -> AttemptResult {
         let body = response.body
@@ -207,13 +232,28 @@ struct ProxyEngine: Sendable {
             body: body, framer: framer, firstEvents: firstEvents, clientWantsUsage: client.includeUsage,
             idleTimeout: .fromSeconds(provider.timeout), eventLoop: context.eventLoop, provider: provider.name,
             logger: context.logger
-        )
+        ) { report in
+            // A stream that broke or was abandoned still counts what it delivered.
+            Self.settle(lease, client: client, reported: report.usage, generatedCharacters: report.generatedBytes)
+        }
         let connection = context.channel
         let headers = Self.eventStreamHeaders(HTTPField(name: .switchyardProvider, value: provider.name))
         return .delivered(
             Response(status: .ok, headers: headers, body: ResponseBody { writer in
                 try await relay.run(writer: &writer, clientConnection: connection)
             })
+        )
+    }
+
+    /// Adds the tokens of a served request: the upstream's own count, or an estimate from characters.
+    static func settle(
+        _ lease: UsageLease, client: ClientRequest, reported: TokenUsage?, generatedCharacters: @autoclosure () -> Int
+    ) {
+        lease.settle(
+            reported
+                ?? UsageEstimate.usage(
+                    promptCharacters: UsageEstimate.promptCharacters(client), completionCharacters: generatedCharacters()
+                )
         )
     }
 

@@ -17,6 +17,8 @@ enum RelayOutcome: Sendable, Equatable {
 struct RelayReport: Sendable {
     var outcome: RelayOutcome
     var usage: TokenUsage?
+    /// Bytes of generated text relayed, for an estimate when the upstream reported no usage.
+    var generatedBytes: Int
 }
 
 /// Relays a committed upstream SSE stream to the client, event by event as it arrives.
@@ -34,7 +36,7 @@ struct StreamRelay: Sendable {
     let eventLoop: any EventLoop
     let provider: String
     let logger: Logger
-    var onFinish: @Sendable (RelayReport) -> Void = { _ in }
+    let onFinish: @Sendable (RelayReport) -> Void
 
     func run(writer: inout any ResponseBodyWriter, clientConnection: any Channel) async throws {
         let sink = ClientSink(writer)
@@ -71,7 +73,7 @@ struct StreamRelay: Sendable {
         } else if outcome == .clientGone {
             logger.info("Client disconnected from a stream of provider \(provider); upstream request cancelled")
         }
-        onFinish(RelayReport(outcome: outcome, usage: progress.usage))
+        onFinish(RelayReport(outcome: outcome, usage: progress.usage, generatedBytes: progress.generatedBytes))
         if outcome != .clientGone {
             try await writer.finish(nil)
         }
@@ -157,8 +159,10 @@ final class RelayProgress: @unchecked Sendable {
     private(set) var sawFinishReason = false
     private(set) var sawError = false
     private(set) var usage: TokenUsage?
+    private(set) var generatedBytes = 0
 
     func record(_ info: ChunkInfo) {
+        generatedBytes += info.generatedBytes
         if info.isDone { sawDone = true }
         if info.hasFinishReason { sawFinishReason = true }
         if info.isError { sawError = true }

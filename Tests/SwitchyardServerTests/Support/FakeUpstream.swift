@@ -104,8 +104,14 @@ enum Reply {
         Response(
             status: .ok, headers: [.contentType: "text/event-stream"],
             body: ResponseBody { writer in
+                /// Drops the connection mid-body; the pause lets the events written so far leave the socket first
+                /// (Hummingbird closes the channel as soon as the body throws).
+                func cut() async throws -> Never {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    throw CutConnection()
+                }
                 for (index, event) in events.enumerated() {
-                    if let cutAfter, index == cutAfter { throw CutConnection() }
+                    if let cutAfter, index == cutAfter { try await cut() }
                     await beforeEvent(index)
                     do {
                         try await writer.write(ByteBuffer(string: event))
@@ -114,7 +120,7 @@ enum Reply {
                         throw error
                     }
                 }
-                if let cutAfter, cutAfter >= events.count { throw CutConnection() }
+                if let cutAfter, cutAfter >= events.count { try await cut() }
                 try await writer.finish(nil)
             }
         )

@@ -146,20 +146,15 @@ public enum EchoResponder {
         return pieces
     }
 
-    /// About four characters per token, the usual rule of thumb for English text.
-    public static func estimateTokens(characters: Int) -> Int {
-        characters == 0 ? 0 : max(1, (characters + 3) / 4)
-    }
-
     private static func estimateUsage(prompt: String, completion: String) -> TokenUsage {
         estimateUsage(promptCharacters: prompt.count, completion: completion)
     }
 
+    /// Echo's usage is an estimate, but it reports it as an upstream would, so it counts as reported usage.
     private static func estimateUsage(promptCharacters: Int, completion: String) -> TokenUsage {
-        TokenUsage(
-            promptTokens: estimateTokens(characters: promptCharacters),
-            completionTokens: estimateTokens(characters: completion.count)
-        )
+        var usage = UsageEstimate.usage(promptCharacters: promptCharacters, completionCharacters: completion.count)
+        usage.estimated = false
+        return usage
     }
 
     private static func embeddings(_ body: [String: Any], model: String) -> [String: Any] {
@@ -172,7 +167,7 @@ public enum EchoResponder {
         let data = inputs.enumerated().map { index, text -> [String: Any] in
             ["object": "embedding", "index": index, "embedding": vector(for: text)]
         }
-        let tokens = estimateTokens(characters: inputs.reduce(0) { $0 + $1.count })
+        let tokens = UsageEstimate.tokens(characters: inputs.reduce(0) { $0 + $1.count })
         return [
             "object": "list", "data": data, "model": model,
             "usage": ["prompt_tokens": tokens, "total_tokens": tokens],

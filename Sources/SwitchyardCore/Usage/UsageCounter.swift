@@ -1,0 +1,137 @@
+import Foundation
+import Synchronization
+
+/// Requests and tokens one provider of one model has used in the current quota period.
+public struct UsageSnapshot: Sendable, Equatable {
+    public var requests: Int
+    public var tokens: Int
+    /// The part of `tokens` that was estimated from characters because the upstream reported no usage.
+    public var estimatedTokens: Int
+    public var lastReset: Date
+
+    public init(requests: Int = 0, tokens: Int = 0, estimatedTokens: Int = 0, lastReset: Date) {
+        self.requests = requests
+        self.tokens = tokens
+        self.estimatedTokens = estimatedTokens
+        self.lastReset = lastReset
+    }
+}
+
+/// The live usage counter of one (model, provider), shared by every request and by the flusher and scheduler.
+///
+/// A request is counted when it is admitted (`reserve`), under the counter's own lock, so concurrent requests can
+/// never push `requests` past the limit; an attempt that fails gives its reservation back (`UsageLease.release`).
+/// Tokens are added when the answer's usage is known (`UsageLease.settle`).
+public final class UsageCounter: Sendable {
+    private struct State {
+        var usage: UsageSnapshot
+        /// Changes on every reset, so a reservation taken before a reset is not given back to the new period.
+        var period = 0
+        var dirty = false
+    }
+
+    public let key: ProviderKey
+    private let state: Mutex<State>
+    private let loadError: Mutex<String?>
+
+    /// - Parameter loadError: why the persisted counter could not be read; while set, the counter is not persisted
+    ///   (the unreadable file is left for the operator instead of being overwritten with fresh counts).
+    public init(key: ProviderKey, usage: UsageSnapshot, loadError: String? = nil) {
+        self.key = key
+        self.state = Mutex(State(usage: usage))
+        self.loadError = Mutex(loadError)
+    }
+
+    public var snapshot: UsageSnapshot { state.withLock { $0.usage } }
+
+    public var persistenceError: String? { loadError.withLock { $0 } }
+
+    /// Whether the counter is at or over a limit (without reserving anything).
+    public func isExhausted(_ limits: RateLimitConfig?) -> Bool {
+        guard let limits else { return false }
+        return state.withLock { Self.exhausted($0.usage, limits) }
+    }
+
+    private static func exhausted(_ usage: UsageSnapshot, _ limits: RateLimitConfig) -> Bool {
+        if let requests = limits.requestsPerPeriod, usage.requests >= requests { return true }
+        if let tokens = limits.tokensPerPeriod, usage.tokens >= tokens { return true }
+        return false
+    }
+
+    /// Counts one request if the limits allow it; nil when the provider is at or over a limit.
+    public func reserve(_ limits: RateLimitConfig?) -> UsageLease? {
+        state.withLock { state in
+            if let limits, Self.exhausted(state.usage, limits) { return nil }
+            state.usage.requests += 1
+            state.dirty = true
+            return UsageLease(counter: self, period: state.period)
+        }
+    }
+
+    fileprivate func release(period: Int) {
+        state.withLock { state in
+            guard state.period == period, state.usage.requests > 0 else { return }
+            state.usage.requests -= 1
+            state.dirty = true
+        }
+    }
+
+    fileprivate func add(_ usage: TokenUsage) {
+        guard usage.totalTokens > 0 else { return }
+        state.withLock { state in
+            state.usage.tokens += usage.totalTokens
+            if usage.estimated { state.usage.estimatedTokens += usage.totalTokens }
+            state.dirty = true
+        }
+    }
+
+    /// Starts a new period at `date`.
+    public func reset(at date: Date) {
+        state.withLock { state in
+            state.usage = UsageSnapshot(lastReset: date)
+            state.period += 1
+            state.dirty = true
+        }
+    }
+
+    /// The counts to persist if they changed since the last call, clearing the change mark; nil when unchanged or
+    /// when the persisted file could not be read.
+    public func takeChanges() -> UsageSnapshot? {
+        guard persistenceError == nil else { return nil }
+        return state.withLock { state in
+            guard state.dirty else { return nil }
+            state.dirty = false
+            return state.usage
+        }
+    }
+
+    /// Marks the counts as changed again (a write failed and must be retried).
+    public func markChanged() {
+        state.withLock { $0.dirty = true }
+    }
+
+    /// Clears a load error once the file is readable (or gone) again, adopting its counts.
+    public func recover(_ usage: UsageSnapshot) {
+        state.withLock { state in
+            state.usage = usage
+            state.dirty = false
+        }
+        loadError.withLock { $0 = nil }
+    }
+}
+
+/// One admitted request's claim on a counter: give it back if the attempt fails, or settle it with the tokens used.
+public struct UsageLease: Sendable {
+    fileprivate let counter: UsageCounter
+    fileprivate let period: Int
+
+    /// The attempt failed: the request does not count.
+    public func release() {
+        counter.release(period: period)
+    }
+
+    /// The request was served: add its tokens.
+    public func settle(_ usage: TokenUsage?) {
+        if let usage { counter.add(usage) }
+    }
+}

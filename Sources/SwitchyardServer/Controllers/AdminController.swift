@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+import Hummingbird
+import NIOCore
+import SwitchyardCore
+
+/// `/admin/stats`, `/admin/providers/{model}` and `/admin/reload`.
+struct AdminController {
+    let state: GatewayState
+
+    func addRoutes(to router: Router<GatewayRequestContext>) {
+        let admin = router.group("admin").add(middleware: AdminAuthMiddleware(state: state))
+        admin.get("stats") { _, _ in OpenAIController.json(stats()) }
+        admin.get("providers/{model}") { _, context in
+            let name = context.parameters.get("model") ?? ""
+            guard let route = state.table.route(for: name) else { throw GatewayError.modelNotFound(name) }
+            return OpenAIController.json(route.providers.map(providerStatus))
+        }
+        admin.post("reload") { _, _ in reload() }
+    }
+
+    /// `{model: {provider: {requests, tokens, estimated_tokens, last_reset, next_reset, limit_requests,
+    /// limit_tokens}}}`.
+    func stats() -> [String: Any] {
+        var models: [String: Any] = [:]
+        for route in state.table.routes {
+            var providers: [String: Any] = [:]
+            for slot in route.providers {
+                let usage = slot.state.usage.snapshot
+                var entry: [String: Any] = [
+                    "requests": usage.requests,
+                    "tokens": usage.tokens,
+                    "estimated_tokens": usage.estimatedTokens,
+                    "last_reset": state.files.format(usage.lastReset),
+                    "next_reset": slot.nextReset(in: state.timeZone).map(state.files.format) ?? NSNull(),
+                    "limit_requests": slot.config.rateLimit?.requestsPerPeriod ?? NSNull(),
+                    "limit_tokens": slot.config.rateLimit?.tokensPerPeriod ?? NSNull(),
+                    "period_cron": slot.resetSchedule.expression,
+                ]
+                if let error = slot.state.usage.persistenceError { entry["persist_error"] = error }
+                providers[slot.config.name] = entry
+            }
+            models[route.name] = providers
+        }
+        return models
+    }
+
+    func providerStatus(_ slot: ProviderSlot) -> [String: Any] {
+        let provider = slot.config
+        let (status, reason) = Self.status(of: slot, now: state.clock.now(), state: state)
+        return [
+            "name": provider.name, "priority": provider.priority, "weight": provider.weight,
+            "enabled": provider.enabled, "status": status, "status_reason": reason,
+            "stream_support": provider.streamSupport, "non_stream_support": provider.nonStreamSupport,
+        ]
+    }
+
+    /// `available`, `rate_limited` (quota used up), `cooling_down` (recent 429/401/403) or `disabled`.
+    static func status(of slot: ProviderSlot, now: Date, state: GatewayState) -> (String, String) {
+        let provider = slot.config
+        guard provider.enabled else { return ("disabled", "Provider is disabled") }
+        if let cooldown = slot.state.cooldown(now: now) {
+            return ("cooling_down", "Cooling down after HTTP \(cooldown.status) until \(state.files.format(cooldown.until))")
+        }
+        let usage = slot.state.usage.snapshot
+        let resets = slot.nextReset(in: state.timeZone).map { ", resets \(state.files.format($0))" } ?? ""
+        if let limit = provider.rateLimit?.requestsPerPeriod, usage.requests >= limit {
+            return ("rate_limited", "Request limit exceeded: \(usage.requests)/\(limit)\(resets)")
+        }
+        if let limit = provider.rateLimit?.tokensPerPeriod, usage.tokens >= limit {
+            return ("rate_limited", "Token limit exceeded: \(usage.tokens)/\(limit)\(resets)")
+        }
+        return ("available", "OK")
+    }
+
+    func reload() -> Response {
+        do {
+            let summary = try state.reload()
+            return OpenAIController.json([
+                "status": "ok", "message": "Configuration reloaded", "file": state.configFile,
+                "models": summary.models, "providers": summary.providers, "warnings": summary.warnings,
+                "summary": summary.summary,
+            ])
+        } catch {
+            let problems = (error as? ConfigValidationError)?.problems.map(\.description) ?? ["\(error)"]
+            state.logger.error("ERROR reload failed, keeping the running config: \(error)")
+            let gatewayError = GatewayError.invalidRequest(
+                "Reload failed; the running configuration is unchanged. \(problems.joined(separator: "; "))",
+                code: "invalid_config"
+            )
+            return OpenAIController.json(
+                [
+                    "status": "error",
+                    "error": (try? JSONSerialization.jsonObject(with: Data(gatewayError.errorObject))) ?? [:],
+                    "errors": problems,
+                ],
+                status: .badRequest
+            )
+        }
+    }
+}
