@@ -16,16 +16,11 @@ struct AuthTests {
             #expect(wrong.status == 401)
             #expect(!wrong.body.contains("first-key"))
 
-            let status1 = try await client.get("/v1/models").status
-            #expect(status1 == 401)
-            let status2 = try await client.get("/models", headers: [("x-api-key", "second-key")]).status
-            #expect(status2 == 200)
-            let status3 = try await client.post("/v1/chat/completions", chatBody(), headers: [("Authorization", "Bearer first-key")]).status
-            #expect(status3 == 200)
-            let status4 = try await client.post("/v1/chat/completions", chatBody(), headers: [("authorization", "bearer second-key")]).status
-            #expect(status4 == 200)
-            let status5 = try await client.get("/health").status
-            #expect(status5 == 200)
+            #expect(await client.getStatus("/v1/models") == 401)
+            #expect(await client.getStatus("/models", headers: [("x-api-key", "second-key")]) == 200)
+            #expect(await client.postStatus("/v1/chat/completions", chatBody(), headers: [("Authorization", "Bearer first-key")]) == 200)
+            #expect(await client.postStatus("/v1/chat/completions", chatBody(), headers: [("authorization", "bearer second-key")]) == 200)
+            #expect(await client.getStatus("/health") == 200)
         }
     }
 
@@ -33,8 +28,7 @@ struct AuthTests {
         try await GatewayHarness.run {
             #"{"_global":{"api_key":""},"m":{"providers":[{"name":"e","type":"echo"}]}}"#
         } _: { client in
-            let status6 = try await client.post("/v1/chat/completions", chatBody()).status
-            #expect(status6 == 200)
+            #expect(await client.postStatus("/v1/chat/completions", chatBody()) == 200)
         }
     }
 }

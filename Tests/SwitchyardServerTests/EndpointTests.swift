@@ -16,8 +16,7 @@ struct EndpointTests {
                 #expect(data.allSatisfy { $0["object"] as? String == "model" })
             }
             #expect(try await client.get("/v1/models/second").json["id"] as? String == "second")
-            let status1 = try await client.get("/v1/models/third").status
-            #expect(status1 == 404)
+            #expect(await client.getStatus("/v1/models/third") == 404)
         }
     }
 

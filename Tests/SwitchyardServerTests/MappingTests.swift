@@ -42,12 +42,9 @@ struct MappingTests {
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig([providerJSON("p", endpoint: upstream.endpoint("p") + "/")])
         } _: { client in
-            let status1 = try await client.post("/v1/embeddings", #"{"model":"m","input":"hi"}"#).status
-            #expect(status1 == 200)
-            let status2 = try await client.post("/v1/completions", #"{"model":"m","prompt":"hi"}"#).status
-            #expect(status2 == 200)
-            let status3 = try await client.post("/chat/completions", chatBody()).status
-            #expect(status3 == 200)
+            #expect(await client.postStatus("/v1/embeddings", #"{"model":"m","input":"hi"}"#) == 200)
+            #expect(await client.postStatus("/v1/completions", #"{"model":"m","prompt":"hi"}"#) == 200)
+            #expect(await client.postStatus("/chat/completions", chatBody()) == 200)
             #expect(upstream.requests.map(\.path) == ["embeddings", "completions", "chat/completions"])
             #expect(upstream.requests.allSatisfy { $0.json["model"] as? String == "upstream-model" })
         }
@@ -71,8 +68,7 @@ struct MappingTests {
         try await GatewayHarness.run(upstream: upstream, environment: ["UPSTREAM_KEY": "from-env"]) {
             modelConfig([#"{"name":"p","endpoint":"\#(upstream.endpoint("p"))","api_key":"${UPSTREAM_KEY}","model":"x"}"#])
         } _: { client in
-            let status4 = try await client.post("/v1/chat/completions", chatBody()).status
-            #expect(status4 == 200)
+            #expect(await client.postStatus("/v1/chat/completions", chatBody()) == 200)
             #expect(upstream.requests.first?.header("authorization") == "Bearer from-env")
         }
     }

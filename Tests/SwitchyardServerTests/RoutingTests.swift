@@ -30,8 +30,7 @@ struct RoutingTests {
             ])
         } _: { client in
             for _ in 0..<60 {
-                let status1 = try await client.post("/v1/chat/completions", chatBody()).status
-                #expect(status1 == 200)
+                #expect(await client.postStatus("/v1/chat/completions", chatBody()) == 200)
             }
             #expect(upstream.count("a") == 30)
             #expect(upstream.count("b") == 20)
@@ -48,8 +47,7 @@ struct RoutingTests {
             ])
         } _: { client in
             for _ in 0..<5 {
-                let status2 = try await client.post("/v1/chat/completions", chatBody()).status
-                #expect(status2 == 200)
+                #expect(await client.postStatus("/v1/chat/completions", chatBody()) == 200)
             }
             #expect(upstream.count("off") == 0)
             #expect(upstream.count("on") == 5)

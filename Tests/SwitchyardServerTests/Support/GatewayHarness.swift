@@ -21,23 +21,28 @@ enum GatewayHarness {
     }
 
     /// Starts `upstream` (if any), then the gateway on the config `config` builds (it can use the upstream's
-    /// endpoints), runs `body`, and shuts both down.
+    /// endpoints; it is written to `client.configFile`, which `/admin/reload` reads), runs `body`, and shuts both
+    /// down. `dataDirectory` lets a test prepare or inspect usage files; `clock` drives quota resets.
     static func run(
         upstream: FakeUpstream? = nil,
         environment: [String: String] = [:],
+        clock: any GatewayClock = SystemClock(),
+        timeZone: TimeZone = TimeZone(identifier: "UTC")!,
+        dataDirectory: URL? = nil,
         config: () -> String,
         _ body: (GatewayClient) async throws -> Void
     ) async throws {
         try await withServices(upstream.map { upstream in { ready in upstream.makeApplication { ready.open() } } }) {
-            let loaded = try ConfigLoader.validate(
-                ConfigNode.parse(contents: config(), fileName: "test.json"), file: "test.json", environment: environment
-            )
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchyard-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
+            let configFile = directory.appendingPathComponent("provider.json")
+            try config().write(to: configFile, atomically: true, encoding: .utf8)
+            let loaded = try ConfigLoader.load(file: configFile.path, environment: environment)
+            let data = dataDirectory ?? directory.appendingPathComponent("data")
             let options = GatewayOptions(
-                host: "127.0.0.1", port: 0, configFile: "test.json",
-                dataDirectory: directory.appendingPathComponent("data").path,
-                logDirectory: directory.appendingPathComponent("logs").path
+                host: "127.0.0.1", port: 0, configFile: configFile.path, dataDirectory: data.path,
+                logDirectory: directory.appendingPathComponent("logs").path, timeZone: timeZone, clock: clock
             )
             let port = Mutex<Int>(0)
             try await withServices({ ready in
@@ -46,7 +51,7 @@ enum GatewayHarness {
                     ready.open()
                 }
             }) {
-                let client = GatewayClient(port: port.withLock { $0 })
+                let client = GatewayClient(port: port.withLock { $0 }, configFile: configFile, dataDirectory: data)
                 let result: Result<Void, any Error>
                 do { result = .success(try await body(client)) } catch { result = .failure(error) }
                 try await client.http.shutdown()
@@ -83,6 +88,9 @@ enum GatewayHarness {
 /// The test's HTTP client towards the gateway.
 struct GatewayClient: Sendable {
     let port: Int
+    /// The config file the gateway was started from (rewrite it, then POST /admin/reload).
+    var configFile = URL(fileURLWithPath: "/dev/null")
+    var dataDirectory = URL(fileURLWithPath: "/dev/null")
     let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
@@ -141,6 +149,16 @@ struct GatewayClient: Sendable {
 
     func get(_ path: String, headers: [(String, String)] = []) async throws -> Reply {
         try await request(.GET, path, headers: headers)
+    }
+
+    /// The status of a POST, or 0 when the request failed in transport (for terse `#expect`s).
+    func postStatus(_ path: String, _ body: String, headers: [(String, String)] = []) async -> Int {
+        (try? await post(path, body, headers: headers).status) ?? 0
+    }
+
+    /// The status of a GET, or 0 when the request failed in transport.
+    func getStatus(_ path: String, headers: [(String, String)] = []) async -> Int {
+        (try? await get(path, headers: headers).status) ?? 0
     }
 
     /// Sends a request and returns as soon as the response head arrives (the body is read by the caller).

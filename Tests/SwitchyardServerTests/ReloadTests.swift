@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+
+@Suite("Hot reload")
+struct ReloadTests {
+    @Test func aValidConfigIsSwappedInAndCountersCarryOver() async throws {
+        let upstream = FakeUpstream { _ in Reply.chatCompletion(content: "ok", usage: (1, 1)) }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("a", endpoint: upstream.endpoint("a"))])
+        } _: { client in
+            for _ in 0..<2 {
+                #expect(await client.postStatus("/v1/chat/completions", chatBody()) == 200)
+            }
+            let newConfig = #"{"_global":{"retry_backoff_ms":1},"m":{"providers":[\#(providerJSON("a", endpoint: upstream.endpoint("a"))),\#(providerJSON("b", endpoint: upstream.endpoint("b"), priority: 2))]},"fresh":{"providers":[{"name":"e","type":"echo"}]}}"#
+            try newConfig.write(to: client.configFile, atomically: true, encoding: .utf8)
+            let reload = try await client.post("/admin/reload", "")
+            #expect(reload.status == 200)
+            #expect(reload.json["status"] as? String == "ok")
+            #expect(reload.json["models"] as? [String] == ["m", "fresh"])
+            #expect(reload.json["providers"] as? Int == 3)
+
+            let models = try await client.get("/v1/models").json["data"] as? [[String: Any]]
+            #expect(models?.compactMap { $0["id"] as? String } == ["m", "fresh"])
+            #expect(await client.postStatus("/v1/chat/completions", chatBody(model: "fresh")) == 200)
+            let stats = try await client.get("/admin/stats").json["m"] as? [String: Any]
+            #expect((stats?["a"] as? [String: Any])?["requests"] as? Int == 2, "kept across the reload")
+            #expect((stats?["b"] as? [String: Any])?["requests"] as? Int == 0, "new providers start at zero")
+        }
+    }
+
+    @Test func anInvalidConfigChangesNothingAndListsEveryProblem() async throws {
+        let upstream = FakeUpstream { _ in Reply.chatCompletion(content: "ok") }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("a", endpoint: upstream.endpoint("a"))])
+        } _: { client in
+            let broken = #"{"m":{"providers":[{"name":"a","endpoint":"not a url","api_key":"k","model":"x","weight":0},{"name":"a","endpoint":"http://h/v1","model":"y","rate_limit":{"period_cron":"61 * * * *"}}]},"other":{"providers":[{"name":"z","type":"echo","timeout":-1}]}}"#
+            try broken.write(to: client.configFile, atomically: true, encoding: .utf8)
+            let reload = try await client.post("/admin/reload", "")
+            #expect(reload.status == 400)
+            #expect(reload.json["status"] as? String == "error")
+            #expect(reload.error["code"] as? String == "invalid_config")
+            let errors = try #require(reload.json["errors"] as? [String])
+            #expect(errors.contains("m.providers[0].endpoint: must be an http:// or https:// URL"))
+            #expect(errors.contains("m.providers[0].weight: must be > 0"))
+            #expect(errors.contains { $0.hasPrefix("m.providers[1].name: duplicate provider name") })
+            #expect(errors.contains { $0.hasPrefix("m.providers[1].rate_limit.period_cron: invalid cron") })
+            #expect(errors.contains("other.providers[0].timeout: must be > 0"))
+
+            try "{ not json".write(to: client.configFile, atomically: true, encoding: .utf8)
+            let syntax = try await client.post("/admin/reload", "")
+            #expect(syntax.status == 400)
+            #expect((syntax.json["errors"] as? [String])?.first?.contains("invalid JSON") == true)
+
+            let models = try await client.get("/v1/models").json["data"] as? [[String: Any]]
+            #expect(models?.compactMap { $0["id"] as? String } == ["m"])
+            #expect(await client.postStatus("/v1/chat/completions", chatBody()) == 200)
+        }
+    }
+
+    @Test func aStreamInFlightFinishesOnTheConfigItStartedWith() async throws {
+        let gate = Gate()
+        let upstream = FakeUpstream { _ in
+            Reply.sse(Reply.streamEvents(["before", " after"])) { index in
+                if index == 2 { await gate.wait() }
+            }
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("a", endpoint: upstream.endpoint("a"))])
+        } _: { client in
+            let response = try await client.send(.POST, "/v1/chat/completions", body: chatBody(stream: true))
+            var iterator = response.body.makeAsyncIterator()
+            var received = ""
+            while !received.contains("before"), let chunk = try await iterator.next() {
+                received += String(buffer: chunk)
+            }
+            // The provider and the model disappear from the config while the stream is open.
+            try #"{"other":{"providers":[{"name":"e","type":"echo"}]}}"#.write(to: client.configFile, atomically: true, encoding: .utf8)
+            #expect(await client.postStatus("/admin/reload", "") == 200)
+            #expect(await client.postStatus("/v1/chat/completions", chatBody()) == 404)
+            gate.open()
+            while let chunk = try await iterator.next() {
+                received += String(buffer: chunk)
+            }
+            #expect(received.contains("after"))
+            #expect(received.hasSuffix("data: [DONE]\n\n"))
+        }
+    }
+}
