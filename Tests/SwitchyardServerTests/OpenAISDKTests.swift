@@ -31,7 +31,9 @@ struct OpenAISDKTests {
                  "gpt-cut":{"providers":[{"name":"cut","endpoint":"\#(upstream.endpoint("cut"))","api_key":"k3","model":"up"}]},
                  "demo":{"providers":[{"name":"echo","type":"echo"}]}}
                 """#
-            let gateway = try BinaryGateway(config: config)
+            let directory = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let gateway = try BinaryGateway(directory: directory, config: config)
             defer { gateway.stop() }
             let port = try await gateway.waitForPort()
 
@@ -60,72 +62,3 @@ struct OpenAISDKTests {
     }
 }
 
-/// The `switchyard` binary built next to the tests, started on 127.0.0.1 port 0 with a temporary config.
-final class BinaryGateway: @unchecked Sendable {
-    let process = Process()
-    let directory: URL
-    private let stderr = Pipe()
-    private var stopped: Int32?
-
-    static var binary: URL {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("switchyard")
-        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
-        return ShippedConfigTests.repositoryRoot.appendingPathComponent(".build/debug/switchyard")
-    }
-
-    init(config: String, extraArguments: [String] = [], environment: [String: String] = [:]) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchyard-bin-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let configFile = directory.appendingPathComponent("provider.json")
-        try config.write(to: configFile, atomically: true, encoding: .utf8)
-        process.executableURL = Self.binary
-        process.arguments = [
-            "serve", "--config", configFile.path, "--host", "127.0.0.1", "--port", "0",
-            "--data-dir", directory.appendingPathComponent("data").path,
-            "--log-dir", directory.appendingPathComponent("logs").path,
-        ] + extraArguments
-        var processEnvironment = ProcessInfo.processInfo.environment
-        processEnvironment.merge(environment) { _, new in new }
-        process.environment = processEnvironment
-        process.standardError = stderr
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-    }
-
-    /// Reads the log until the server reports its port.
-    func waitForPort() async throws -> Int {
-        let handle = stderr.fileHandleForReading
-        return try await Task.detached {
-            var seen = ""
-            while true {
-                let data = handle.availableData
-                if data.isEmpty { throw BinaryGatewayError(log: seen) }
-                seen += String(decoding: data, as: UTF8.self)
-                if let range = seen.range(of: "listening on 127.0.0.1:") {
-                    let digits = seen[range.upperBound...].prefix { $0.isNumber }
-                    if let port = Int(digits), seen[range.upperBound...].dropFirst(digits.count).first != nil {
-                        return port
-                    }
-                }
-            }
-        }.value
-    }
-
-    /// Sends SIGTERM and returns the exit status.
-    @discardableResult
-    func stop() -> Int32 {
-        if let stopped { return stopped }
-        if process.isRunning {
-            process.terminate()
-        }
-        process.waitUntilExit()
-        stopped = process.terminationStatus
-        try? FileManager.default.removeItem(at: directory)
-        return process.terminationStatus
-    }
-}
-
-struct BinaryGatewayError: Error, CustomStringConvertible {
-    var log: String
-    var description: String { "switchyard exited before listening:\n\(log)" }
-}
