@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import UnixSignals
 import SwitchyardCore
 
 /// Where and how to run the gateway.
@@ -16,10 +17,12 @@ public struct GatewayOptions: Sendable {
     public var timeZone: TimeZone
     /// The clock schedules run on; tests substitute one they control.
     public var clock: any GatewayClock
+    /// The sink of `gateway.log` (made by whoever bootstraps logging), flushed by the gateway.
+    public var logSink: LogSink?
 
     public init(
         host: String, port: Int, configFile: String, dataDirectory: String, logDirectory: String,
-        timeZone: TimeZone = .schedules(), clock: any GatewayClock = SystemClock()
+        timeZone: TimeZone = .schedules(), clock: any GatewayClock = SystemClock(), logSink: LogSink? = nil
     ) {
         self.host = host
         self.port = port
@@ -28,14 +31,24 @@ public struct GatewayOptions: Sendable {
         self.logDirectory = logDirectory
         self.timeZone = timeZone
         self.clock = clock
+        self.logSink = logSink
     }
 }
 
 /// Assembles the Switchyard application: routes, middleware, upstream client and services.
 public enum Gateway {
-    /// Runs the gateway until SIGTERM or SIGINT.
+    /// Runs the gateway until SIGTERM or SIGINT, then shuts down gracefully: in-flight requests and streams get
+    /// `shutdown_grace_seconds` to finish (streams still open then end with an error event), usage counters are
+    /// saved, the upstream client is closed.
     public static func serve(config: LoadedConfig, options: GatewayOptions, logger: Logger) async throws {
-        try await makeApplication(config: config, options: options, logger: logger).runService()
+        let app = makeApplication(config: config, options: options, logger: logger)
+        var configuration = ServiceGroupConfiguration(
+            services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+        )
+        // Streams end themselves when the grace period is over; this only bounds requests still waiting on an
+        // upstream after that.
+        configuration.maximumGracefulShutdownDuration = .seconds(config.config.global.shutdownGraceSeconds + 10)
+        try await ServiceGroup(configuration: configuration).run()
     }
 
     /// - Parameter onServerRunning: called with the bound port once the server accepts connections.
@@ -54,19 +67,29 @@ public enum Gateway {
             logger.warning("No admin_key or api_key is configured: admin endpoints answer loopback clients only")
         }
         let client = UpstreamTransport.makeClient()
-        let proxy = ProxyEngine(state: state, transport: UpstreamTransport(client: client))
+        let metrics = GatewayMetrics()
+        let requestLog = LogSink(
+            path: (options.logDirectory as NSString).appendingPathComponent("requests.log"), toStandardError: false
+        )
+        let recorder = RequestRecorder(metrics: metrics, requestLog: requestLog, state: state)
+        let proxy = ProxyEngine(
+            state: state, transport: UpstreamTransport(client: client), metrics: metrics, recorder: recorder
+        )
 
         let router = Router(context: GatewayRequestContext.self)
+        router.add(middleware: RequestIDMiddleware())
         router.add(middleware: OpenAIErrorMiddleware())
         HealthController().addRoutes(to: router)
         OpenAIController(state: state, proxy: proxy).addRoutes(to: router)
         AdminController(state: state).addRoutes(to: router)
+        MetricsController(state: state, metrics: metrics).addRoutes(to: router)
 
         return Application(
             router: router,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
             // Services stop in reverse order after the server: the client first, the usage flush last.
             services: [
+                LogFlushService(sinks: [requestLog] + (options.logSink.map { [$0] } ?? [])),
                 UsageFlushService(state: state), UsageResetService(state: state), ReloadOnHangupService(state: state),
                 HTTPClientService(client: client),
             ],

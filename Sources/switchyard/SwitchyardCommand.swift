@@ -51,6 +51,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "switchyard")
 
         let file = configOption.resolvedPath
+        defer { sink.flush() }
         let loaded: LoadedConfig
         do {
             loaded = try ConfigLoader.load(file: file, environment: environment)
@@ -71,7 +72,8 @@ struct Serve: AsyncParsableCommand {
             port: port,
             configFile: file,
             dataDirectory: dataDirectory,
-            logDirectory: logDirectory
+            logDirectory: logDirectory,
+            logSink: sink
         )
         try? FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         logger.info(

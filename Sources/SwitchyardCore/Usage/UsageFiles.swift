@@ -69,11 +69,18 @@ public struct UsageFiles: Sendable {
             return .unreadable("\(path) has counts that are not whole numbers")
         }
         var lastReset = now
-        if let text = object["last_reset"] as? String, !text.isEmpty {
-            guard let date = parseTimestamp(text) else {
-                return .unreadable("\(path) has an unreadable last_reset \"\(text)\"")
+        switch object["last_reset"] {
+        case nil, is NSNull:
+            break
+        case let text as String:
+            if !text.isEmpty {
+                guard let date = parseTimestamp(text) else {
+                    return .unreadable("\(path) has an unreadable last_reset \"\(text)\"")
+                }
+                lastReset = date
             }
-            lastReset = date
+        default:
+            return .unreadable("\(path) has a last_reset that is not a string")
         }
         return .usage(UsageSnapshot(requests: requests, tokens: tokens, estimatedTokens: estimated, lastReset: lastReset))
     }

@@ -47,30 +47,12 @@ struct AdminController {
 
     func providerStatus(_ slot: ProviderSlot) -> [String: Any] {
         let provider = slot.config
-        let (status, reason) = Self.status(of: slot, now: state.clock.now(), state: state)
+        let (status, reason) = ProviderStatus.of(slot, now: state.clock.now(), state: state)
         return [
             "name": provider.name, "priority": provider.priority, "weight": provider.weight,
             "enabled": provider.enabled, "status": status, "status_reason": reason,
             "stream_support": provider.streamSupport, "non_stream_support": provider.nonStreamSupport,
         ]
-    }
-
-    /// `available`, `rate_limited` (quota used up), `cooling_down` (recent 429/401/403) or `disabled`.
-    static func status(of slot: ProviderSlot, now: Date, state: GatewayState) -> (String, String) {
-        let provider = slot.config
-        guard provider.enabled else { return ("disabled", "Provider is disabled") }
-        if let cooldown = slot.state.cooldown(now: now) {
-            return ("cooling_down", "Cooling down after HTTP \(cooldown.status) until \(state.files.format(cooldown.until))")
-        }
-        let usage = slot.state.usage.snapshot
-        let resets = slot.nextReset(in: state.timeZone).map { ", resets \(state.files.format($0))" } ?? ""
-        if let limit = provider.rateLimit?.requestsPerPeriod, usage.requests >= limit {
-            return ("rate_limited", "Request limit exceeded: \(usage.requests)/\(limit)\(resets)")
-        }
-        if let limit = provider.rateLimit?.tokensPerPeriod, usage.tokens >= limit {
-            return ("rate_limited", "Token limit exceeded: \(usage.tokens)/\(limit)\(resets)")
-        }
-        return ("available", "OK")
     }
 
     func reload() -> Response {
@@ -97,5 +79,27 @@ struct AdminController {
                 status: .badRequest
             )
         }
+    }
+}
+
+/// A provider's state for people and dashboards.
+enum ProviderStatus {
+    /// `available`, `rate_limited` (quota used up), `cooling_down` (recent 429/401/403) or `disabled`, with the
+    /// reason in words.
+    static func of(_ slot: ProviderSlot, now: Date, state: GatewayState) -> (status: String, reason: String) {
+        let provider = slot.config
+        guard provider.enabled else { return ("disabled", "Provider is disabled") }
+        if let cooldown = slot.state.cooldown(now: now) {
+            return ("cooling_down", "Cooling down after HTTP \(cooldown.status) until \(state.files.format(cooldown.until))")
+        }
+        let usage = slot.state.usage.snapshot
+        let resets = slot.nextReset(in: state.timeZone).map { ", resets \(state.files.format($0))" } ?? ""
+        if let limit = provider.rateLimit?.requestsPerPeriod, usage.requests >= limit {
+            return ("rate_limited", "Request limit exceeded: \(usage.requests)/\(limit)\(resets)")
+        }
+        if let limit = provider.rateLimit?.tokensPerPeriod, usage.tokens >= limit {
+            return ("rate_limited", "Token limit exceeded: \(usage.tokens)/\(limit)\(resets)")
+        }
+        return ("available", "OK")
     }
 }

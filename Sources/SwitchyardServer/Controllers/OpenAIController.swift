@@ -11,7 +11,9 @@ struct OpenAIController {
 
     func addRoutes(to router: Router<GatewayRequestContext>) {
         for prefix in ["/v1", ""] {
-            let group = router.group(RouterPath(prefix.isEmpty ? "/" : prefix)).add(middleware: APIKeyMiddleware(state: state))
+            let group = router.group(RouterPath(prefix.isEmpty ? "/" : prefix))
+                .add(middleware: RequestTracingMiddleware(recorder: proxy.recorder))
+                .add(middleware: APIKeyMiddleware(state: state))
             for endpoint in APIEndpoint.allCases {
                 group.post(RouterPath(endpoint.rawValue)) { request, context in
                     try await proxy.handle(endpoint, request: request, context: context)

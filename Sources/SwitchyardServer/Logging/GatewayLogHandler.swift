@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Log lines for people: `2026-11-22T03:12:00.123Z INFO switchyard: Selected provider a for model m`, written to
-/// stderr and appended to `<log-dir>/gateway.log`.
+/// Log lines for people: `2026-11-22T03:12:00.123Z INFO switchyard: Selected provider a for model m
+/// [request_id=…]`, written to stderr and to `<log-dir>/gateway.log` through a `LogSink`.
 public struct GatewayLogHandler: LogHandler {
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
@@ -26,7 +26,7 @@ public struct GatewayLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        var line = "\(Self.timestamp()) \(Self.levelName(event.level)) \(label): \(event.message)"
+        var line = "\(LogTime.now()) \(Self.levelName(event.level)) \(label): \(event.message)"
         if !merged.isEmpty {
             line += " [" + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "]"
         }
@@ -55,32 +55,49 @@ public struct GatewayLogHandler: LogHandler {
         default: return Logger.Level(rawValue: name)
         }
     }
+}
 
-    private static func timestamp() -> String {
+/// UTC timestamps with milliseconds, e.g. `2026-11-22T03:12:00.123Z`.
+enum LogTime {
+    static func now() -> String {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
-        var seconds = time_t(time.tv_sec)
+        return format(seconds: time.tv_sec, milliseconds: Int(time.tv_nsec / 1_000_000))
+    }
+
+    static func format(_ date: Date) -> String {
+        let interval = date.timeIntervalSince1970
+        return format(seconds: Int(interval.rounded(.down)), milliseconds: Int((interval - interval.rounded(.down)) * 1000))
+    }
+
+    private static func format(seconds: Int, milliseconds: Int) -> String {
+        var seconds = time_t(seconds)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         return String(
             format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(time.tv_nsec / 1_000_000)
+            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), milliseconds
         )
     }
 }
 
-/// Where log lines go: stderr, and optionally a file that is rotated by size (`gateway.log`, `gateway.log.1`, …).
+/// Where log lines go: optionally stderr, and optionally a file rotated by size (`gateway.log`, `gateway.log.1`,
+/// …). Lines are buffered in memory and written by `flush()`, which the log flush service calls every 100 ms, so
+/// requests never wait on a disk write; a full buffer is written at once.
 public final class LogSink: Sendable {
-    private struct State {
+    private struct Output {
         var file: FileHandle?
-        var size: Int
+        var size = 0
     }
 
-    private let state: Mutex<State>
+    private let buffer = Mutex<[UInt8]>([])
+    /// The open file; its lock also keeps flushes in order.
+    private let output = Mutex(Output())
     private let path: String?
     private let maximumBytes: Int
     private let keptFiles: Int
     private let toStandardError: Bool
+    static let bufferLimit = 64 * 1024
 
     /// - Parameters:
     ///   - path: the log file, or nil for stderr only.
@@ -91,29 +108,41 @@ public final class LogSink: Sendable {
         self.maximumBytes = maximumBytes
         self.keptFiles = keptFiles
         self.toStandardError = toStandardError
-        var state = State(file: nil, size: 0)
-        if let path {
-            state.file = Self.open(path)
-            state.size = Int((try? state.file?.seekToEnd()) ?? 0)
-        }
-        self.state = Mutex(state)
     }
 
     public func write(_ line: String) {
-        let data = Data(line.utf8)
-        if toStandardError {
-            FileHandle.standardError.write(data)
+        let full = buffer.withLock { buffer -> Bool in
+            buffer.append(contentsOf: line.utf8)
+            return buffer.count >= Self.bufferLimit
         }
-        guard let path else { return }
-        state.withLock { state in
-            if state.size + data.count > maximumBytes && state.size > 0 {
-                try? state.file?.close()
-                rotate(path)
-                state.file = Self.open(path)
-                state.size = 0
+        if full { flush() }
+    }
+
+    /// Writes the buffered lines out.
+    public func flush() {
+        output.withLock { output in
+            let pending = buffer.withLock { buffer -> [UInt8] in
+                defer { buffer.removeAll(keepingCapacity: true) }
+                return buffer
             }
-            state.file?.write(data)
-            state.size += data.count
+            guard !pending.isEmpty else { return }
+            let data = Data(pending)
+            if toStandardError {
+                FileHandle.standardError.write(data)
+            }
+            guard let path else { return }
+            if output.file == nil {
+                output.file = Self.open(path)
+                output.size = Int((try? output.file?.seekToEnd()) ?? 0)
+            }
+            if output.size + data.count > maximumBytes && output.size > 0 {
+                try? output.file?.close()
+                rotate(path)
+                output.file = Self.open(path)
+                output.size = 0
+            }
+            output.file?.write(data)
+            output.size += data.count
         }
     }
 

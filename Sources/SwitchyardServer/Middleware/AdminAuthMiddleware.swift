@@ -11,18 +11,22 @@ struct AdminAuthMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        let keys = Self.adminKeys(state.table.config.global)
-        if keys.isEmpty {
-            guard Self.isLoopback(context.remoteAddress) else {
-                throw GatewayError(
-                    status: 403, type: "permission_error", code: "admin_loopback_only",
-                    message: "No admin_key or api_key is configured, so admin endpoints only answer on loopback."
-                )
-            }
-        } else {
-            try KeyCheck.require(keys: keys, in: request.headers)
-        }
+        try Self.authorize(request, context: context, state: state)
         return try await next(request, context)
+    }
+
+    static func authorize(_ request: Request, context: Context, state: GatewayState) throws(GatewayError) {
+        let keys = adminKeys(state.table.config.global)
+        guard keys.isEmpty else {
+            try KeyCheck.require(keys: keys, in: request.headers)
+            return
+        }
+        guard isLoopback(context.remoteAddress) else {
+            throw GatewayError(
+                status: 403, type: "permission_error", code: "admin_loopback_only",
+                message: "No admin_key or api_key is configured, so admin endpoints only answer on loopback."
+            )
+        }
     }
 
     static func adminKeys(_ global: GlobalSettings) -> [String] {

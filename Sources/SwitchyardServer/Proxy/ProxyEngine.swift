@@ -11,6 +11,8 @@ import SwitchyardCore
 struct ProxyEngine: Sendable {
     let state: GatewayState
     let transport: UpstreamTransport
+    let metrics: GatewayMetrics
+    let recorder: RequestRecorder
 
     /// Largest non-streamed upstream answer accepted (embeddings of big batches can be tens of MB).
     static let maximumUpstreamBodyBytes = 256 * 1024 * 1024
@@ -27,6 +29,7 @@ struct ProxyEngine: Sendable {
             throw GatewayError.payloadTooLarge(limit: global.maxRequestBodyBytes)
         }
         let clientRequest = try ClientRequest(endpoint: endpoint, body: body)
+        context.trace?.request(model: clientRequest.model, stream: clientRequest.stream)
         guard let route = table.route(for: clientRequest.model) else {
             throw GatewayError.modelNotFound(clientRequest.model)
         }
@@ -46,15 +49,17 @@ struct ProxyEngine: Sendable {
                 continue
             }
             let upstreamStream = Self.upstreamStreams(client: clientRequest, provider: provider)
-            let upstreamRequest = ProviderAdapters.adapter(for: provider.type).makeRequest(
+            var upstreamRequest = ProviderAdapters.adapter(for: provider.type).makeRequest(
                 clientRequest, provider: provider, upstreamStream: upstreamStream, clientHeaders: clientHeaders
             )
+            upstreamRequest.headers.append(HeaderField("x-request-id", context.requestID))
             var retry = 0
             while true {
                 logger.info(
                     "Selected provider \(provider.name) for model \(route.name)\(retry > 0 ? " (retry \(retry) of \(provider.retry))" : "")"
                 )
                 let result: AttemptResult
+                let attemptStarted = ContinuousClock.now
                 do {
                     result = try await attempt(
                         upstreamRequest, provider: provider, lease: lease, client: clientRequest, context: context
@@ -63,9 +68,23 @@ struct ProxyEngine: Sendable {
                     lease.release()
                     throw error
                 }
-                guard case .failed(let failure, let upstreamAnswer) = result else {
-                    if case .delivered(let response) = result { return response }
-                    preconditionFailure("unreachable")
+                let latency = ContinuousClock.now - attemptStarted
+                let failure: AttemptFailure
+                let upstreamAnswer: Response?
+                switch result {
+                case .delivered(let response, let usage):
+                    observe(provider, route: route, result: "ok", latency: latency, context: context)
+                    context.trace?.served(by: provider.name, usage: usage)
+                    return response
+                case .streaming(let response):
+                    observe(provider, route: route, result: "ok", latency: latency, context: context)
+                    context.trace?.streaming(from: provider.name)
+                    metrics.streamOpened()
+                    return response
+                case .failed(let attemptFailure, let answer):
+                    observe(provider, route: route, result: attemptFailure.kind, latency: latency, context: context)
+                    failure = attemptFailure
+                    upstreamAnswer = answer
                 }
                 attempts.append(AttemptRecord(provider: provider.name, failure: failure))
                 let decision = FailoverPolicy.decide(failure, defaultCooldown: global.cooldownSeconds)
@@ -84,6 +103,7 @@ struct ProxyEngine: Sendable {
                     slot.state.coolDown(until: clock.now().addingTimeInterval(cooldown), status: status)
                 }
                 logger.warning("Switching provider: \(provider.name) failed for model \(route.name): \(failure)")
+                metrics.failover(model: route.name, provider: provider.name, reason: failure.kind)
                 break
             }
         }
@@ -104,8 +124,18 @@ struct ProxyEngine: Sendable {
         return client.stream ? provider.streamSupport : !provider.nonStreamSupport
     }
 
+    private func observe(
+        _ provider: ProviderConfig, route: ModelRoute, result: String, latency: Duration, context: GatewayRequestContext
+    ) {
+        context.trace?.attempt(provider: provider.name, result: result, latency: latency)
+        metrics.attempt(model: route.name, provider: provider.name, outcome: result, latency: latency)
+    }
+
     enum AttemptResult {
-        case delivered(Response)
+        /// A complete answer, with the tokens it used.
+        case delivered(Response, usage: TokenUsage)
+        /// A committed stream; its relay accounts for it when it ends.
+        case streaming(Response)
         /// The attempt failed; `upstreamAnswer` is the upstream's own error response, for passing through.
         case failed(AttemptFailure, upstreamAnswer: Response?)
     }
@@ -147,12 +177,12 @@ struct ProxyEngine: Sendable {
                 if client.stream {
                     return try await openRelay(response, provider: provider, lease: lease, client: client, context: context)
                 }
-                let answer = try await aggregate(
+                let (answer, usage) = try await aggregate(
                     response, client: client, lease: lease, idleTimeout: idleTimeout, eventLoop: eventLoop
                 )
                 var headers: HTTPFields = [.contentType: "application/json"]
                 headers.append(providerHeader)
-                return .delivered(Response(status: .ok, headers: headers, body: .init(byteBuffer: answer)))
+                return .delivered(Response(status: .ok, headers: headers, body: .init(byteBuffer: answer)), usage: usage)
             }
             let answer = try await StreamGuard.run(idleTimeout: idleTimeout, eventLoop: eventLoop) {
                 try await response.body.collect(upTo: Self.maximumUpstreamBodyBytes, guard: $0)
@@ -160,16 +190,18 @@ struct ProxyEngine: Sendable {
             let events = try client.stream
                 ? StreamSynthesizer.stream(fromResponse: answer, endpoint: client.endpoint, includeUsage: client.includeUsage)
                 : nil
-            Self.settle(
+            let usage = Self.settle(
                 lease, client: client, reported: answer.withUnsafeReadableBytes { TokenUsage(inResponse: $0) },
                 generatedCharacters: UsageEstimate.completionCharacters(inResponse: answer)
             )
             if let events {
-                return .delivered(Response(status: .ok, headers: Self.eventStreamHeaders(providerHeader), body: .init(byteBuffer: events)))
+                let headers = Self.eventStreamHeaders(providerHeader)
+                return .delivered(Response(status: .ok, headers: headers, body: .init(byteBuffer: events)), usage: usage)
             }
             var headers: HTTPFields = [.contentType: response.header("content-type") ?? "application/json"]
             headers.append(providerHeader)
-            return .delivered(Response(status: .init(code: response.status), headers: headers, body: .init(byteBuffer: answer)))
+            let answerResponse = Response(status: .init(code: response.status), headers: headers, body: .init(byteBuffer: answer))
+            return .delivered(answerResponse, usage: usage)
         } catch let error as GatewayError {
             return .failed(.invalidResponse(error.message), upstreamAnswer: nil)
         } catch {
@@ -181,7 +213,7 @@ struct ProxyEngine: Sendable {
     private func aggregate(
         _ response: UpstreamResponse, client: ClientRequest, lease: UsageLease, idleTimeout: TimeAmount,
         eventLoop: any EventLoop
-    ) async throws -> ByteBuffer {
+    ) async throws -> (ByteBuffer, TokenUsage) {
         let endpoint = client.endpoint
         let body = response.body
         let (bytes, usage, characters) = try await StreamGuard.run(idleTimeout: idleTimeout, eventLoop: eventLoop) { streamGuard in
@@ -199,8 +231,8 @@ struct ProxyEngine: Sendable {
             }
             return (aggregator.result(), aggregator.usage, aggregator.generatedCharacterCount)
         }
-        Self.settle(lease, client: client, reported: usage, generatedCharacters: characters)
-        return ByteBuffer(bytes: bytes)
+        let counted = Self.settle(lease, client: client, reported: usage, generatedCharacters: characters)
+        return (ByteBuffer(bytes: bytes), counted)
     }
 
     /// Waits for the upstream stream's first event, then commits: the client gets a 200 event stream that relays
@@ -228,17 +260,27 @@ struct ProxyEngine: Sendable {
             let message = String(buffer: data).prefix(300)
             return .failed(.invalidResponse("the stream began with an error: \(message)"), upstreamAnswer: nil)
         }
+        let (metrics, recorder, trace, model) = (metrics, recorder, context.trace, client.model)
         let relay = StreamRelay(
             body: body, framer: framer, firstEvents: firstEvents, clientWantsUsage: client.includeUsage,
             idleTimeout: .fromSeconds(provider.timeout), eventLoop: context.eventLoop, provider: provider.name,
-            logger: context.logger
+            logger: context.logger, shutdownGrace: .fromSeconds(state.table.config.global.shutdownGraceSeconds)
         ) { report in
             // A stream that broke or was abandoned still counts what it delivered.
-            Self.settle(lease, client: client, reported: report.usage, generatedCharacters: report.generatedBytes)
+            let usage = Self.settle(lease, client: client, reported: report.usage, generatedCharacters: report.generatedBytes)
+            metrics.streamClosed()
+            if case .failed = report.outcome {
+                metrics.streamFailed(model: model, provider: provider.name)
+            }
+            if let trace {
+                if let first = report.firstWriteAt { trace.firstByteSent(at: first) }
+                trace.streamEnded(outcome: report.outcome.label, usage: usage)
+                recorder.finish(trace, status: 200)
+            }
         }
         let connection = context.channel
         let headers = Self.eventStreamHeaders(HTTPField(name: .switchyardProvider, value: provider.name))
-        return .delivered(
+        return .streaming(
             Response(status: .ok, headers: headers, body: ResponseBody { writer in
                 try await relay.run(writer: &writer, clientConnection: connection)
             })
@@ -246,15 +288,17 @@ struct ProxyEngine: Sendable {
     }
 
     /// Adds the tokens of a served request: the upstream's own count, or an estimate from characters.
+    @discardableResult
     static func settle(
         _ lease: UsageLease, client: ClientRequest, reported: TokenUsage?, generatedCharacters: @autoclosure () -> Int
-    ) {
-        lease.settle(
+    ) -> TokenUsage {
+        let usage =
             reported
-                ?? UsageEstimate.usage(
-                    promptCharacters: UsageEstimate.promptCharacters(client), completionCharacters: generatedCharacters()
-                )
-        )
+            ?? UsageEstimate.usage(
+                promptCharacters: UsageEstimate.promptCharacters(client), completionCharacters: generatedCharacters()
+            )
+        lease.settle(usage)
+        return usage
     }
 
     static func eventStreamHeaders(_ extra: HTTPField) -> HTTPFields {
@@ -273,7 +317,7 @@ struct ProxyEngine: Sendable {
         if let stop = error as? StreamStop {
             switch stop {
             case .idleTimeout: return .timeout
-            case .clientDisconnected: throw CancellationError()
+            case .clientDisconnected, .shuttingDown: throw CancellationError()
             }
         }
         if let clientError = error as? HTTPClientError {

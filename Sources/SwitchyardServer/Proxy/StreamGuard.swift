@@ -7,6 +7,8 @@ enum StreamStop: Error, Equatable {
     case idleTimeout
     /// The client closed its connection.
     case clientDisconnected
+    /// The gateway is shutting down and the grace period is over.
+    case shuttingDown
 }
 
 /// Bounds the silence of one upstream body and lets a client disconnect stop it.
@@ -48,6 +50,11 @@ final class StreamGuard: Sendable {
             return state.waiter
         }
         waiter?.resume(returning: reason)
+    }
+
+    /// Stops the guarded operation with `reason` once `delay` has passed.
+    func stop(_ reason: StreamStop, after delay: TimeAmount) {
+        eventLoop.scheduleTask(in: delay) { [self] in stop(reason) }
     }
 
     /// Runs `operation` under a new guard, throwing `StreamStop.idleTimeout` if it goes quiet for `idleTimeout`.

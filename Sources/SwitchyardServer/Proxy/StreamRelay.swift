@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import SwitchyardCore
 
 /// How a relayed stream ended.
@@ -11,6 +12,15 @@ enum RelayOutcome: Sendable, Equatable {
     case failed(reason: String)
     /// The client went away; the upstream request was cancelled.
     case clientGone
+
+    /// For the request log.
+    var label: String {
+        switch self {
+        case .completed: "completed"
+        case .failed: "upstream_failed"
+        case .clientGone: "client_disconnected"
+        }
+    }
 }
 
 /// What a relay learned about the stream as it passed, for accounting.
@@ -19,6 +29,8 @@ struct RelayReport: Sendable {
     var usage: TokenUsage?
     /// Bytes of generated text relayed, for an estimate when the upstream reported no usage.
     var generatedBytes: Int
+    /// When the first bytes were handed to the client.
+    var firstWriteAt: ContinuousClock.Instant?
 }
 
 /// Relays a committed upstream SSE stream to the client, event by event as it arrives.
@@ -36,6 +48,8 @@ struct StreamRelay: Sendable {
     let eventLoop: any EventLoop
     let provider: String
     let logger: Logger
+    /// How long the stream may go on once the gateway starts shutting down.
+    let shutdownGrace: TimeAmount
     let onFinish: @Sendable (RelayReport) -> Void
 
     func run(writer: inout any ResponseBodyWriter, clientConnection: any Channel) async throws {
@@ -49,10 +63,16 @@ struct StreamRelay: Sendable {
         }
         var outcome: RelayOutcome
         do {
-            try await streamGuard.run { streamGuard in
-                try await pump(into: sink, progress: progress, streamGuard: streamGuard)
+            try await withGracefulShutdownHandler {
+                try await streamGuard.run { streamGuard in
+                    try await pump(into: sink, progress: progress, streamGuard: streamGuard)
+                }
+            } onGracefulShutdown: { [shutdownGrace] in
+                streamGuard.stop(.shuttingDown, after: shutdownGrace)
             }
             outcome = .completed
+        } catch StreamStop.shuttingDown {
+            outcome = .failed(reason: "the gateway is shutting down")
         } catch StreamStop.idleTimeout {
             outcome = .failed(reason: "no data from the upstream for \(idleTimeout.nanoseconds / 1_000_000_000) s")
         } catch let failure as UpstreamStreamFailure {
@@ -73,7 +93,12 @@ struct StreamRelay: Sendable {
         } else if outcome == .clientGone {
             logger.info("Client disconnected from a stream of provider \(provider); upstream request cancelled")
         }
-        onFinish(RelayReport(outcome: outcome, usage: progress.usage, generatedBytes: progress.generatedBytes))
+        onFinish(
+            RelayReport(
+                outcome: outcome, usage: progress.usage, generatedBytes: progress.generatedBytes,
+                firstWriteAt: sink.firstWriteAt
+            )
+        )
         if outcome != .clientGone {
             try await writer.finish(nil)
         }
@@ -139,6 +164,7 @@ struct UpstreamStreamFailure: Error {
 /// response writer's own copy is used again only after it has finished.
 final class ClientSink: @unchecked Sendable {
     private var writer: any ResponseBodyWriter
+    private(set) var firstWriteAt: ContinuousClock.Instant?
 
     init(_ writer: any ResponseBodyWriter) {
         self.writer = writer
@@ -150,6 +176,7 @@ final class ClientSink: @unchecked Sendable {
         } else {
             try await writer.write(contentsOf: buffers)
         }
+        if firstWriteAt == nil { firstWriteAt = .now }
     }
 }
 

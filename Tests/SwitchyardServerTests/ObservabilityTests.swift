@@ -1,0 +1,167 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Testing
+@testable import SwitchyardServer
+
+@Suite("Request ids, request log and metrics")
+struct ObservabilityTests {
+    @Test func requestIdsAreEchoedGeneratedAndForwardedUpstream() async throws {
+        let upstream = FakeUpstream { _ in Reply.chatCompletion(content: "ok") }
+        try await GatewayHarness.run(upstream: upstream) {
+            #"{"_global":{"api_key":"k"},"m":{"providers":[\#(providerJSON("p", endpoint: upstream.endpoint("p")))]}}"#
+        } _: { client in
+            let given = try await client.post("/v1/chat/completions", chatBody(), headers: [("Authorization", "Bearer k"), ("X-Request-Id", "client-id-42")])
+            #expect(given.header("x-request-id") == "client-id-42")
+            #expect(upstream.requests.last?.header("x-request-id") == "client-id-42")
+
+            let generated = try await client.post("/v1/chat/completions", chatBody(), headers: [("Authorization", "Bearer k")])
+            let id = try #require(generated.header("x-request-id"))
+            #expect(id.hasPrefix("req_") && id.count == 36)
+            #expect(upstream.requests.last?.header("x-request-id") == id)
+
+            let unsafe = try await client.post("/v1/chat/completions", chatBody(), headers: [("Authorization", "Bearer k"), ("X-Request-Id", "bad id with spaces and {braces}")])
+            #expect(unsafe.header("x-request-id")?.hasPrefix("req_") == true)
+
+            for reply in [
+                try await client.post("/v1/chat/completions", chatBody()),  // 401
+                try await client.post("/v1/chat/completions", chatBody(model: "x"), headers: [("Authorization", "Bearer k")]),  // 404
+                try await client.get("/nowhere"),  // 404 route
+                try await client.get("/health"),
+            ] {
+                #expect(reply.header("x-request-id") != nil, "status \(reply.status)")
+            }
+        }
+    }
+
+    @Test func theRequestLogHasOneJSONLinePerRequestWithAttemptsTokensAndTimings() async throws {
+        let upstream = FakeUpstream { request in
+            switch request.provider {
+            case "down": return Reply.error(.badGateway)
+            default:
+                if request.json["stream"] as? Bool == true { return Reply.sse(Reply.streamEvents(["a", "b"], usage: (4, 2))) }
+                return Reply.chatCompletion(content: "ok", usage: (5, 7))
+            }
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            #"{"_global":{"api_key":"client-secret","retry_backoff_ms":1},"m":{"providers":[\#(providerJSON("down", endpoint: upstream.endpoint("down"))),\#(providerJSON("up", endpoint: upstream.endpoint("up"), priority: 2))]}}"#
+        } _: { client in
+            let auth = [("Authorization", "Bearer client-secret")]
+            #expect(await client.postStatus("/v1/chat/completions", chatBody(content: "private words"), headers: auth + [("X-Request-Id", "r1")]) == 200)
+            let stream = try await client.post("/v1/chat/completions", chatBody(stream: true), headers: auth + [("X-Request-Id", "r2")])
+            #expect(stream.events.last == "[DONE]")
+            #expect(await client.postStatus("/v1/chat/completions", chatBody(), headers: [("X-Request-Id", "r3")]) == 401)
+
+            let file = client.dataDirectory.deletingLastPathComponent().appendingPathComponent("logs/requests.log")
+            var lines: [[String: Any]] = []
+            #expect(await eventually {
+                let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+                lines = text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                return lines.count == 3
+            })
+            let byID = Dictionary(uniqueKeysWithValues: lines.map { ($0["request_id"] as? String ?? "", $0) })
+            let first = try #require(byID["r1"])
+            #expect(first["model"] as? String == "m")
+            #expect(first["status"] as? Int == 200)
+            #expect(first["stream"] as? Bool == false)
+            #expect(first["provider"] as? String == "up")
+            let attempts = try #require(first["attempts"] as? [[String: Any]])
+            #expect(attempts.map { $0["provider"] as? String } == ["down", "up"])
+            #expect(attempts.map { $0["result"] as? String } == ["502", "ok"])
+            #expect(attempts.allSatisfy { $0["latency_ms"] is Double || $0["latency_ms"] is Int })
+            #expect(first["prompt_tokens"] as? Int == 5)
+            #expect(first["completion_tokens"] as? Int == 7)
+            #expect(first["tokens_estimated"] as? Bool == false)
+            #expect(first["duration_ms"] != nil && first["time"] is String)
+            #expect((first["client_key"] as? String)?.hasPrefix("sha256:") == true)
+
+            let second = try #require(byID["r2"])
+            #expect(second["stream"] as? Bool == true)
+            #expect(second["stream_outcome"] as? String == "completed")
+            #expect(second["total_tokens"] as? Int == 6)
+            #expect(second["ttfb_ms"] != nil)
+
+            #expect(byID["r3"]?["status"] as? Int == 401)
+            #expect(byID["r3"]?["client_key"] is NSNull)
+
+            let text = try String(contentsOf: file, encoding: .utf8)
+            #expect(!text.contains("client-secret"))
+            #expect(!text.contains("key-up") && !text.contains("key-down"))
+            #expect(!text.contains("private words"))
+        }
+    }
+
+    @Test func requestLoggingCanBeTurnedOff() async throws {
+        try await GatewayHarness.run {
+            #"{"_global":{"log_requests":false},"m":{"providers":[{"name":"e","type":"echo"}]}}"#
+        } _: { client in
+            #expect(await client.postStatus("/v1/chat/completions", chatBody()) == 200)
+            try await Task.sleep(for: .milliseconds(300))
+            let file = client.dataDirectory.deletingLastPathComponent().appendingPathComponent("logs/requests.log")
+            #expect(((try? String(contentsOf: file, encoding: .utf8)) ?? "").isEmpty)
+        }
+    }
+
+    @Test func metricsCoverRequestsLatencyTokensFailoversQuotasAndStreams() async throws {
+        let upstream = FakeUpstream { request in
+            switch request.provider {
+            case "flaky": return Reply.error(.serviceUnavailable)
+            case "cut": return Reply.sse(Reply.streamEvents(["x", "y"]), cutAfter: 2)
+            default: return Reply.chatCompletion(content: "ok", usage: (3, 4))
+            }
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            #"{"_global":{"admin_key":"admin","retry_backoff_ms":1},"m":{"providers":[\#(providerJSON("flaky", endpoint: upstream.endpoint("flaky"))),\#(providerJSON("good", endpoint: upstream.endpoint("good"), priority: 2, extra: #","rate_limit":{"requests_per_period":10}"#))]},"s":{"providers":[\#(providerJSON("cut", endpoint: upstream.endpoint("cut")))]}}"#
+        } _: { client in
+            #expect(await client.postStatus("/v1/chat/completions", chatBody()) == 200)
+            _ = try await client.post("/v1/chat/completions", chatBody(model: "s", stream: true))
+            #expect(await client.getStatus("/metrics") == 401)
+            let reply = try await client.get("/metrics", headers: [("Authorization", "Bearer admin")])
+            #expect(reply.status == 200)
+            #expect(reply.header("content-type")?.hasPrefix("text/plain") == true)
+            let text = reply.body
+            for expected in [
+                #"switchyard_requests_total{model="m",provider="good",status="200"} 1"#,
+                #"switchyard_upstream_attempts_total{model="m",provider="flaky",outcome="503"} 1"#,
+                #"switchyard_failovers_total{model="m",provider="flaky",reason="503"} 1"#,
+                #"switchyard_tokens_total{model="m",provider="good",kind="prompt"} 3"#,
+                #"switchyard_tokens_total{model="m",provider="good",kind="completion"} 4"#,
+                #"switchyard_quota_used{model="m",provider="good",kind="requests"} 1"#,
+                #"switchyard_quota_remaining{model="m",provider="good",kind="requests"} 9"#,
+                #"switchyard_provider_status{model="m",provider="good",status="available"} 1"#,
+                #"switchyard_streams_failed_total{model="s",provider="cut"} 1"#,
+                "switchyard_upstream_latency_seconds_bucket{",
+                "switchyard_gateway_overhead_seconds_count 2",
+                "switchyard_stream_ttfb_seconds_count{",
+                "switchyard_in_flight_requests",
+                "switchyard_open_streams 0",
+            ] {
+                #expect(text.contains(expected), "missing \(expected)")
+            }
+        }
+        try await GatewayHarness.run {
+            #"{"_global":{"api_key":"k","metrics_public":true},"m":{"providers":[{"name":"e","type":"echo"}]}}"#
+        } _: { client in
+            #expect(await client.getStatus("/metrics") == 200)
+        }
+    }
+
+    @Test func theLogFileRotatesBySize() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("gateway.log").path
+        let sink = LogSink(path: path, toStandardError: false, maximumBytes: 1000, keptFiles: 2)
+        for index in 0..<100 {
+            sink.write(String(format: "line %03d %@\n", index, String(repeating: "x", count: 40)))
+            sink.flush()
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        #expect(files == ["gateway.log", "gateway.log.1", "gateway.log.2"])
+        for file in files {
+            let size = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent(file).path)[.size] as? Int ?? 0
+            #expect(size <= 1000)
+        }
+        let newest = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(newest.hasSuffix("line 099 \(String(repeating: "x", count: 40))\n"))
+    }
+}
