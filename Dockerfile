@@ -5,7 +5,8 @@ COPY Package.swift ./
 RUN swift package resolve
 COPY Sources ./Sources
 RUN swift build -c release --static-swift-stdlib --product switchyard \
-    && cp "$(swift build -c release --show-bin-path)/switchyard" /build/switchyard
+    && cp "$(swift build -c release --static-swift-stdlib --show-bin-path)/switchyard" /build/switchyard \
+    && strip /build/switchyard
 
 # Run: a slim image, a non-root user, config/data/logs as volumes.
 FROM ubuntu:noble

@@ -68,21 +68,16 @@ struct ReloadTests {
             modelConfig([providerJSON("a", endpoint: upstream.endpoint("a"))])
         } _: { client in
             let response = try await client.send(.POST, "/v1/chat/completions", body: chatBody(stream: true))
-            var iterator = response.body.makeAsyncIterator()
-            var received = ""
-            while !received.contains("before"), let chunk = try await iterator.next() {
-                received += String(buffer: chunk)
-            }
+            var reader = StreamReader(response)
+            try await reader.read(until: "before")
             // The provider and the model disappear from the config while the stream is open.
             try #"{"other":{"providers":[{"name":"e","type":"echo"}]}}"#.write(to: client.configFile, atomically: true, encoding: .utf8)
             #expect(await client.postStatus("/admin/reload", "") == 200)
             #expect(await client.postStatus("/v1/chat/completions", chatBody()) == 404)
             gate.open()
-            while let chunk = try await iterator.next() {
-                received += String(buffer: chunk)
-            }
-            #expect(received.contains("after"))
-            #expect(received.hasSuffix("data: [DONE]\n\n"))
+            try await reader.readToEnd()
+            #expect(reader.received.contains("after"))
+            #expect(reader.received.hasSuffix("data: [DONE]\n\n"))
         }
     }
 }

@@ -25,21 +25,16 @@ struct ShutdownTests {
             let port = try await gateway.waitForPort()
             let client = GatewayClient(port: port)
             let response = try await client.send(.POST, "/v1/chat/completions", body: chatBody(stream: true))
-            var iterator = response.body.makeAsyncIterator()
-            var received = ""
-            while !received.contains("first"), let chunk = try await iterator.next() {
-                received += String(buffer: chunk)
-            }
+            var reader = StreamReader(response)
+            try await reader.read(until: "first")
 
             gateway.send(SIGTERM)
             #expect(await eventually { await !isListening(port) }, "SIGTERM stops new connections")
             #expect(gateway.process.isRunning, "the gateway waits for the open stream")
             gate.open()
-            while let chunk = try await iterator.next() {
-                received += String(buffer: chunk)
-            }
-            #expect(received.contains("second"))
-            #expect(received.hasSuffix("data: [DONE]\n\n"))
+            try await reader.readToEnd()
+            #expect(reader.received.contains("second"))
+            #expect(reader.received.hasSuffix("data: [DONE]\n\n"))
             #expect(gateway.stop() == 0, "exit status 0 after a graceful shutdown")
             try await client.http.shutdown()
 
@@ -69,18 +64,13 @@ struct ShutdownTests {
             let port = try await gateway.waitForPort()
             let client = GatewayClient(port: port)
             let response = try await client.send(.POST, "/v1/chat/completions", body: chatBody(stream: true))
-            var iterator = response.body.makeAsyncIterator()
-            var received = ""
-            while !received.contains("stuck"), let chunk = try await iterator.next() {
-                received += String(buffer: chunk)
-            }
+            var reader = StreamReader(response)
+            try await reader.read(until: "stuck")
             gateway.send(SIGTERM)
-            while let chunk = try await iterator.next() {
-                received += String(buffer: chunk)
-            }
-            #expect(received.contains(#""code":"upstream_stream_error""#))
-            #expect(received.contains("shutting down"))
-            #expect(!received.contains("[DONE]"))
+            try await reader.readToEnd()
+            #expect(reader.received.contains(#""code":"upstream_stream_error""#))
+            #expect(reader.received.contains("shutting down"))
+            #expect(!reader.received.contains("[DONE]"))
             #expect(gateway.stop() == 0)
             #expect(await !isListening(port), "nothing listens any more")
             try await client.http.shutdown()

@@ -40,21 +40,15 @@ struct StreamingTests {
         } _: { client in
             let response = try await client.send(.POST, "/v1/chat/completions", body: chatBody(stream: true))
             #expect(response.status.code == 200)
-            var received = ""
-            var iterator = response.body.makeAsyncIterator()
-            while !received.contains("first") {
-                guard let chunk = try await iterator.next() else { break }
-                received += String(buffer: chunk)
-            }
-            #expect(received.contains("\"first\""))
+            var reader = StreamReader(response)
+            try await reader.read(until: "first")
+            #expect(reader.received.contains("\"first\""))
             #expect(!gate.isOpen, "the first chunk arrived while the upstream was still holding the rest")
-            #expect(!received.contains("second"))
+            #expect(!reader.received.contains("second"))
             gate.open()
-            while let chunk = try await iterator.next() {
-                received += String(buffer: chunk)
-            }
-            #expect(received.contains("second"))
-            #expect(received.hasSuffix("data: [DONE]\n\n"))
+            try await reader.readToEnd()
+            #expect(reader.received.contains("second"))
+            #expect(reader.received.hasSuffix("data: [DONE]\n\n"))
         }
     }
 

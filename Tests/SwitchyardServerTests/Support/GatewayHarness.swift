@@ -193,3 +193,27 @@ func providerJSON(
 func modelConfig(_ providers: [String], global: String = #"{"retry_backoff_ms":1}"#) -> String {
     #"{"_global":\#(global),"m":{"providers":[\#(providers.joined(separator: ","))]}}"#
 }
+
+/// Reads a streamed response piece by piece, keeping everything received so far.
+struct StreamReader {
+    private var iterator: HTTPClientResponse.Body.AsyncIterator
+    private(set) var received = ""
+
+    init(_ response: HTTPClientResponse) {
+        iterator = response.body.makeAsyncIterator()
+    }
+
+    /// Reads until `text` has arrived (or the body ends).
+    mutating func read(until text: String) async throws {
+        while !received.contains(text), let chunk = try await iterator.next() {
+            received += String(buffer: chunk)
+        }
+    }
+
+    /// Reads the rest of the body.
+    mutating func readToEnd() async throws {
+        while let chunk = try await iterator.next() {
+            received += String(buffer: chunk)
+        }
+    }
+}
