@@ -4,6 +4,7 @@ WORKDIR /build
 COPY Package.swift ./
 RUN swift package resolve
 COPY Sources ./Sources
+COPY Tests ./Tests
 RUN swift build -c release --static-swift-stdlib --product switchyard \
     && cp "$(swift build -c release --static-swift-stdlib --show-bin-path)/switchyard" /build/switchyard \
     && strip /build/switchyard
