@@ -68,6 +68,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The load benchmark (swift run -c release --static-swift-stdlib switchyard-bench); not part of CI.
+        .executableTarget(
+            name: "switchyard-bench",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SwitchyardCoreTests",
             dependencies: ["SwitchyardCore"]
