@@ -8,7 +8,7 @@ struct SwitchyardBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard-bench",
         abstract: "Measures Switchyard against its upstream directly and nginx as a plain reverse proxy, side by side.",
-        subcommands: [Run.self, Upstream.self],
+        subcommands: [Run.self, Instructions.self, Upstream.self],
         defaultSubcommand: Run.self
     )
 }

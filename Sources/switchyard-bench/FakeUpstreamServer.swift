@@ -50,8 +50,18 @@ enum FakeUpstreamServer {
                 path = head.uri
                 wantsStream = false
             case .body(let body):
-                // The gateway asks for `"stream":true` when it wants a stream; a plain substring check is enough here.
-                if body.readableBytesView.firstRange(of: Array(#""stream":true"#.utf8)) != nil { wantsStream = true }
+                // The member `"stream": true` (with or without spaces; `"stream"` may also be a value, e.g. a model
+                // name): a byte check is enough for a benchmark.
+                let bytes = Array(body.readableBytesView)
+                var from = bytes.startIndex
+                while let key = bytes[from...].firstRange(of: Array(#""stream""#.utf8)) {
+                    let rest = bytes[key.upperBound...].drop { $0 == UInt8(ascii: " ") }
+                    if rest.first == UInt8(ascii: ":") {
+                        wantsStream = rest.dropFirst().drop { $0 == UInt8(ascii: " ") }.starts(with: "true".utf8)
+                        break
+                    }
+                    from = key.upperBound
+                }
             case .end:
                 respond(context: context)
             }

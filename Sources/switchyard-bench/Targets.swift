@@ -71,8 +71,8 @@ enum GatewayTarget {
         return Started(process: process, port: port)
     }
 
-    static func waitForPort(log: URL, process: ChildProcess) throws -> Int {
-        for _ in 0..<3000 {
+    static func waitForPort(log: URL, process: ChildProcess, seconds: Int = 30) throws -> Int {
+        for _ in 0..<(seconds * 100) {
             let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
             if let range = text.range(of: "listening on 127.0.0.1:"),
                 let port = Int(text[range.upperBound...].prefix { $0.isNumber })
@@ -166,9 +166,11 @@ struct NginxTarget {
             events { worker_connections 20000; }
             http {
                 access_log off;
+                keepalive_requests 100000000;
+                keepalive_timeout 300s;
                 client_body_temp_path \(directory.path)/body;
                 proxy_temp_path \(directory.path)/proxy;
-                upstream bench { server 127.0.0.1:\(upstreamPort); keepalive 512; }
+                upstream bench { server 127.0.0.1:\(upstreamPort); keepalive 512; keepalive_requests 100000000; }
                 server {
                     listen 127.0.0.1:\(port) backlog=4096;
                     location / {

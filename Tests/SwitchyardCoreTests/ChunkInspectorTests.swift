@@ -120,3 +120,20 @@ import Testing
         #expect(ChunkInfo.removingNullUsage(buffer(#"{"x":{"usage":null}}"#)) == nil)
     }
 }
+
+@Suite struct ByteSearchTests {
+    func find(_ haystack: String, _ pattern: StaticString, from start: Int = 0) -> Range<Int>? {
+        Array(haystack.utf8).withUnsafeBytes { $0.firstRange(of: pattern, from: start) }
+    }
+
+    @Test func findsPatternsAnywhereAndOnlyWholeOnes() {
+        #expect(find(#""usage":1"#, #""usage""#) == 0..<7)
+        #expect(find(#"{"a":"usage"}"#, #""usage""#) == 5..<12)
+        #expect(find(#"xx"usage""#, #""usage""#) == 2..<9)
+        #expect(find(#""usag""#, #""usage""#) == nil, "too short")
+        #expect(find(#"usage" "usage"#, #""usage""#) == nil, "the quote must precede")
+        #expect(find(#""uuusage""usage""#, #""usage""#) == 9..<16, "false candidates are skipped")
+        #expect(find(#""usage""usage""#, #""usage""#, from: 1) == 7..<14)
+        #expect(find("", #""usage""#) == nil)
+    }
+}

@@ -149,7 +149,9 @@ struct ConfigReader {
             let path = "_global.\(key)"
             switch key {
             case "default_timeout":
-                if let seconds = number(value, path), positive(seconds, path) { global.defaultTimeout = seconds }
+                if let seconds = number(value, path), positive(seconds, path), atMostMaximumTimeout(seconds, path) {
+                    global.defaultTimeout = seconds
+                }
             case "default_retry":
                 if let retry = integer(value, path), nonNegative(retry, path) { global.defaultRetry = retry }
             case "log_requests":
@@ -321,7 +323,9 @@ struct ConfigReader {
             case "retry":
                 if let retry = integer(value, fieldPath), nonNegative(retry, fieldPath) { provider.retry = retry }
             case "timeout":
-                if let seconds = number(value, fieldPath), positive(seconds, fieldPath) { provider.timeout = seconds }
+                if let seconds = number(value, fieldPath), positive(seconds, fieldPath), atMostMaximumTimeout(seconds, fieldPath) {
+                    provider.timeout = seconds
+                }
             case "stream_support":
                 if let flag = bool(value, fieldPath) { provider.streamSupport = flag }
             case "non_stream_support":
@@ -506,6 +510,14 @@ struct ConfigReader {
     mutating func positive(_ value: Double, _ path: String) -> Bool {
         guard value > 0 else {
             problem(path, "must be > 0")
+            return false
+        }
+        return true
+    }
+
+    mutating func atMostMaximumTimeout(_ seconds: Double, _ path: String) -> Bool {
+        guard seconds <= ProviderConfig.maximumTimeout else {
+            problem(path, "must be <= \(Int(ProviderConfig.maximumTimeout)) seconds")
             return false
         }
         return true

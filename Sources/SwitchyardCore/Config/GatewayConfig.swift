@@ -83,6 +83,9 @@ public struct ProviderConfig: Sendable, Equatable {
     public init(name: String) {
         self.name = name
     }
+
+    /// The longest `timeout` accepted (seconds).
+    public static let maximumTimeout: Double = 3600
 }
 
 public struct CustomHeader: Sendable, Equatable {

@@ -98,6 +98,16 @@ public enum JSONText {
     }
 
     public static func appendEscaped(_ string: String, to output: inout [UInt8]) {
+        // Most strings need no escaping: copy their bytes in one go.
+        var string = string
+        let copied = string.withUTF8 { bytes -> Bool in
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                return false
+            }
+            output.append(contentsOf: bytes)
+            return true
+        }
+        if copied { return }
         for byte in string.utf8 {
             switch byte {
             case UInt8(ascii: "\""): output += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]

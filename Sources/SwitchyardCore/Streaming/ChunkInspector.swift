@@ -16,21 +16,24 @@ public struct TokenUsage: Sendable, Equatable {
         self.estimated = estimated
     }
 
-    /// Reads an OpenAI `usage` object (`prompt_tokens`, `completion_tokens`, `total_tokens`).
+    /// Reads an OpenAI `usage` object (`prompt_tokens`, `completion_tokens`, `total_tokens`); nil when it has none
+    /// of them as whole numbers.
     public init?(usageObject bytes: UnsafeRawBufferPointer) {
-        struct Payload: Decodable {
-            var prompt_tokens: Int?
-            var completion_tokens: Int?
-            var total_tokens: Int?
+        guard let scan = try? JSONObjectScan.scanObject(bytes, in: 0..<bytes.count) else { return nil }
+        func count(_ key: String) -> Int? {
+            guard let member = scan.member(key), member.kind == .number else { return nil }
+            var value = 0
+            for byte in bytes[member.valueRange] {
+                guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+                value = value &* 10 &+ Int(byte - UInt8(ascii: "0"))
+            }
+            return value
         }
-        guard let payload = try? JSONDecoder().decode(Payload.self, from: Data(bytes)),
-            payload.prompt_tokens != nil || payload.completion_tokens != nil || payload.total_tokens != nil
-        else { return nil }
-        self.init(
-            promptTokens: payload.prompt_tokens ?? 0,
-            completionTokens: payload.completion_tokens ?? 0,
-            totalTokens: payload.total_tokens
-        )
+        let prompt = count("prompt_tokens")
+        let completion = count("completion_tokens")
+        let total = count("total_tokens")
+        guard prompt != nil || completion != nil || total != nil else { return nil }
+        self.init(promptTokens: prompt ?? 0, completionTokens: completion ?? 0, totalTokens: total)
     }
 
     /// The `usage` member of a JSON object (a whole response or one stream chunk), if it is a usable object.
@@ -107,7 +110,7 @@ public struct ChunkInfo: Sendable, Equatable {
     }
 
     /// Whether some `"key": value` with a non-null value occurs (at any depth).
-    static func hasNonNullValue(_ bytes: UnsafeRawBufferPointer, key: String) -> Bool {
+    static func hasNonNullValue(_ bytes: UnsafeRawBufferPointer, key: StaticString) -> Bool {
         var searchFrom = 0
         while let range = bytes.firstRange(of: key, from: searchFrom) {
             var index = range.upperBound
@@ -123,7 +126,7 @@ public struct ChunkInfo: Sendable, Equatable {
     }
 
     /// Total length of the string values of `key` (at any depth), counting each escape sequence as one byte.
-    static func stringValueBytes(_ bytes: UnsafeRawBufferPointer, key: String) -> Int {
+    static func stringValueBytes(_ bytes: UnsafeRawBufferPointer, key: StaticString) -> Int {
         var total = 0
         var searchFrom = 0
         while let range = bytes.firstRange(of: key, from: searchFrom) {
@@ -150,22 +153,19 @@ public struct ChunkInfo: Sendable, Equatable {
 }
 
 extension UnsafeRawBufferPointer {
-    /// The first occurrence of `pattern`'s UTF-8 bytes at or after `start`.
-    func firstRange(of pattern: String, from start: Int = 0) -> Range<Int>? {
-        let needle = Array(pattern.utf8)
-        guard let first = needle.first, needle.count <= count else { return nil }
-        var index = start
-        let last = count - needle.count
-        while index <= last {
-            if self[index] == first {
-                var matched = true
-                for offset in 1..<needle.count where self[index + offset] != needle[offset] {
-                    matched = false
-                    break
-                }
-                if matched { return index..<(index + needle.count) }
-            }
-            index += 1
+    /// The first occurrence of `pattern`'s UTF-8 bytes at or after `start`. Candidates are found with `memchr` on the
+    /// pattern's second byte (its first, a quote, is everywhere in JSON) and confirmed with `memcmp`.
+    func firstRange(of pattern: StaticString, from start: Int = 0) -> Range<Int>? {
+        let length = pattern.utf8CodeUnitCount
+        guard length >= 2, let base = baseAddress, start + length <= count else { return nil }
+        let needle = pattern.utf8Start
+        var candidate = start + 1
+        while candidate + length - 1 <= count,
+            let found = memchr(base + candidate, Int32(needle[1]), count - candidate - (length - 2))
+        {
+            let offset = base.distance(to: UnsafeRawPointer(found)) - 1
+            if memcmp(base + offset, needle, length) == 0 { return offset..<(offset + length) }
+            candidate = offset + 2
         }
         return nil
     }

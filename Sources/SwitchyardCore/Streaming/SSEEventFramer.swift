@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// Splits an upstream byte stream into complete server-sent events, byte-exact.
@@ -35,6 +36,22 @@ public struct SSEEventFramer: Sendable {
         var boundaries: [Int] = []
         buffer.withUnsafeReadableBytes { bytes in
             var index = scanFrom
+            if !heldCR, !afterCR, let base = bytes.baseAddress,
+                memchr(base + scanFrom, 0x0D, bytes.count - scanFrom) == nil
+            {
+                // The usual LF-only stream: jump from line end to line end.
+                while index < bytes.count {
+                    guard let found = memchr(base + index, 0x0A, bytes.count - index) else {
+                        atLineStart = false
+                        break
+                    }
+                    let lineFeed = base.distance(to: UnsafeRawPointer(found))
+                    if lineFeed > index { atLineStart = false }
+                    if atLineStart { boundaries.append(lineFeed + 1) } else { atLineStart = true }
+                    index = lineFeed + 1
+                }
+                return
+            }
             while index < bytes.count {
                 let byte = bytes[index]
                 if heldCR {
@@ -109,6 +126,19 @@ public enum SSEEvent {
     /// when it has none (comments, keep-alives, blank events).
     public static func data(of event: ByteBuffer) -> ByteBuffer? {
         event.withUnsafeReadableBytes { bytes -> ByteBuffer? in
+            // The usual event, one `data:` line ending in LF LF: slice it without walking the lines.
+            let count = bytes.count
+            if count >= 7, let base = bytes.baseAddress, bytes[count - 1] == 0x0A, bytes[count - 2] == 0x0A,
+                memcmp(base, "data:", 5) == 0
+            {
+                let valueStart = bytes[5] == UInt8(ascii: " ") ? 6 : 5
+                if let found = memchr(base + valueStart, 0x0A, count - valueStart),
+                    base.distance(to: UnsafeRawPointer(found)) == count - 2,
+                    memchr(base + valueStart, 0x0D, count - 2 - valueStart) == nil
+                {
+                    return event.getSlice(at: event.readerIndex + valueStart, length: count - 2 - valueStart)
+                }
+            }
             var result: ByteBuffer?
             var lineStart = 0
             var index: Int

@@ -14,7 +14,24 @@ final class GatewayMetrics: Sendable {
     private let openStreams: Meter
     private let overhead: CoreMetrics.Timer
     /// Metrics with per-(model, provider) labels, made once per label set.
-    private let handles = Mutex<[String: AnyObject]>([:])
+    private let handles = Mutex<[HandleKey: AnyObject]>([:])
+
+    /// A metric and its label values, kept apart so a lookup builds no strings.
+    private struct HandleKey: Hashable {
+        var label: String
+        var model: String
+        var provider: String
+        var extraName: String = ""
+        var extraValue: String = ""
+
+        var dimensions: [(String, String)] {
+            var dimensions: [(String, String)] = []
+            if !model.isEmpty { dimensions.append(("model", model)) }
+            if !provider.isEmpty { dimensions.append(("provider", provider)) }
+            if !extraName.isEmpty { dimensions.append((extraName, extraValue)) }
+            return dimensions
+        }
+    }
 
     init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -38,26 +55,25 @@ final class GatewayMetrics: Sendable {
         .seconds(30), .seconds(60), .seconds(120),
     ]
 
-    private func handle<Metric: AnyObject>(_ label: String, _ dimensions: [(String, String)], make: () -> Metric) -> Metric {
-        let key = label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
-        return handles.withLock { handles in
+    private func handle<Metric: AnyObject>(_ key: HandleKey, make: (String, [(String, String)]) -> Metric) -> Metric {
+        handles.withLock { handles in
             if let existing = handles[key] as? Metric { return existing }
-            let metric = make()
+            let metric = make(key.label, key.dimensions)
             handles[key] = metric
             return metric
         }
     }
 
-    private func counter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
-        handle(label, dimensions) { CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory) }
+    private func counter(_ key: HandleKey) -> CoreMetrics.Counter {
+        handle(key) { CoreMetrics.Counter(label: $0, dimensions: $1, factory: factory) }
     }
 
-    private func timer(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Timer {
-        handle(label, dimensions) { CoreMetrics.Timer(label: label, dimensions: dimensions, factory: factory) }
+    private func timer(_ key: HandleKey) -> CoreMetrics.Timer {
+        handle(key) { CoreMetrics.Timer(label: $0, dimensions: $1, factory: factory) }
     }
 
-    private func gauge(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Gauge {
-        handle(label, dimensions) { CoreMetrics.Gauge(label: label, dimensions: dimensions, factory: factory) }
+    private func gauge(_ key: HandleKey) -> CoreMetrics.Gauge {
+        handle(key) { CoreMetrics.Gauge(label: $0, dimensions: $1, factory: factory) }
     }
 
     // MARK: Recording
@@ -68,17 +84,20 @@ final class GatewayMetrics: Sendable {
     func streamClosed() { openStreams.decrement() }
 
     func request(model: String, provider: String, status: Int) {
-        counter("switchyard_requests_total", [("model", model), ("provider", provider), ("status", String(status))]).increment()
+        counter(HandleKey(label: "switchyard_requests_total", model: model, provider: provider, extraName: "status", extraValue: String(status)))
+            .increment()
     }
 
     func attempt(model: String, provider: String, outcome: String, latency: Duration) {
-        let labels = [("model", model), ("provider", provider)]
-        counter("switchyard_upstream_attempts_total", labels + [("outcome", outcome)]).increment()
-        timer("switchyard_upstream_latency_seconds", labels).record(duration: latency)
+        counter(
+            HandleKey(label: "switchyard_upstream_attempts_total", model: model, provider: provider, extraName: "outcome", extraValue: outcome)
+        ).increment()
+        timer(HandleKey(label: "switchyard_upstream_latency_seconds", model: model, provider: provider)).record(duration: latency)
     }
 
     func failover(model: String, provider: String, reason: String) {
-        counter("switchyard_failovers_total", [("model", model), ("provider", provider), ("reason", reason)]).increment()
+        counter(HandleKey(label: "switchyard_failovers_total", model: model, provider: provider, extraName: "reason", extraValue: reason))
+            .increment()
     }
 
     func overhead(_ duration: Duration) {
@@ -86,20 +105,22 @@ final class GatewayMetrics: Sendable {
     }
 
     func timeToFirstByte(model: String, provider: String, _ duration: Duration) {
-        timer("switchyard_stream_ttfb_seconds", [("model", model), ("provider", provider)]).record(duration: duration)
+        timer(HandleKey(label: "switchyard_stream_ttfb_seconds", model: model, provider: provider)).record(duration: duration)
     }
 
     func tokens(model: String, provider: String, usage: TokenUsage) {
-        let labels = [("model", model), ("provider", provider)]
-        counter("switchyard_tokens_total", labels + [("kind", "prompt")]).increment(by: usage.promptTokens)
-        counter("switchyard_tokens_total", labels + [("kind", "completion")]).increment(by: usage.completionTokens)
+        func tokens(_ kind: String) -> HandleKey {
+            HandleKey(label: "switchyard_tokens_total", model: model, provider: provider, extraName: "kind", extraValue: kind)
+        }
+        counter(tokens("prompt")).increment(by: usage.promptTokens)
+        counter(tokens("completion")).increment(by: usage.completionTokens)
         if usage.estimated {
-            counter("switchyard_estimated_tokens_total", labels).increment(by: usage.totalTokens)
+            counter(HandleKey(label: "switchyard_estimated_tokens_total", model: model, provider: provider)).increment(by: usage.totalTokens)
         }
     }
 
     func streamFailed(model: String, provider: String) {
-        counter("switchyard_streams_failed_total", [("model", model), ("provider", provider)]).increment()
+        counter(HandleKey(label: "switchyard_streams_failed_total", model: model, provider: provider)).increment()
     }
 
     // MARK: Scraping
@@ -111,19 +132,21 @@ final class GatewayMetrics: Sendable {
         let now = state.clock.now()
         for route in state.table.routes {
             for slot in route.providers {
-                let labels = [("model", route.name), ("provider", slot.config.name)]
+                func key(_ label: String, _ name: String, _ value: String) -> HandleKey {
+                    HandleKey(label: label, model: route.name, provider: slot.config.name, extraName: name, extraValue: value)
+                }
                 let usage = slot.state.usage.snapshot
-                gauge("switchyard_quota_used", labels + [("kind", "requests")]).record(usage.requests)
-                gauge("switchyard_quota_used", labels + [("kind", "tokens")]).record(usage.tokens)
+                gauge(key("switchyard_quota_used", "kind", "requests")).record(usage.requests)
+                gauge(key("switchyard_quota_used", "kind", "tokens")).record(usage.tokens)
                 if let limit = slot.config.rateLimit?.requestsPerPeriod {
-                    gauge("switchyard_quota_remaining", labels + [("kind", "requests")]).record(max(0, limit - usage.requests))
+                    gauge(key("switchyard_quota_remaining", "kind", "requests")).record(max(0, limit - usage.requests))
                 }
                 if let limit = slot.config.rateLimit?.tokensPerPeriod {
-                    gauge("switchyard_quota_remaining", labels + [("kind", "tokens")]).record(max(0, limit - usage.tokens))
+                    gauge(key("switchyard_quota_remaining", "kind", "tokens")).record(max(0, limit - usage.tokens))
                 }
                 let (current, _) = ProviderStatus.of(slot, now: now, state: state)
                 for status in Self.statuses {
-                    gauge("switchyard_provider_status", labels + [("status", status)]).record(status == current ? 1 : 0)
+                    gauge(key("switchyard_provider_status", "status", status)).record(status == current ? 1 : 0)
                 }
             }
         }

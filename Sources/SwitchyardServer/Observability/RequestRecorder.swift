@@ -31,40 +31,70 @@ struct RequestRecorder: Sendable {
         }
     }
 
+    /// The request-log line, written field by field in a fixed order (encoding through `JSONSerialization`
+    /// with sorted keys cost more than everything else a request does).
     static func line(_ trace: RequestTrace, _ summary: RequestTrace.Summary) -> String {
-        var entry: [String: Any] = [
-            "time": LogTime.format(trace.startedAt),
-            "request_id": trace.id,
-            "method": trace.method,
-            "path": trace.path,
-            "model": summary.model ?? NSNull(),
-            "stream": summary.stream,
-            "status": summary.status,
-            "provider": summary.provider ?? NSNull(),
-            "attempts": summary.attempts.map { attempt -> [String: Any] in
-                ["provider": attempt.provider, "result": attempt.result, "latency_ms": rounded(attempt.latency.milliseconds)]
-            },
-            "duration_ms": rounded(summary.total.milliseconds),
-            "overhead_ms": rounded(summary.overhead.milliseconds, places: 3),
-            "client_key": trace.clientKeyFingerprint ?? NSNull(),
-        ]
+        var line = JSONLine()
+        line.field("time", string: LogTime.format(trace.startedAt))
+        line.field("request_id", string: trace.id)
+        line.field("method", string: trace.method)
+        line.field("path", string: trace.path)
+        line.field("model", string: summary.model)
+        line.field("stream", raw: summary.stream ? "true" : "false")
+        line.field("status", raw: String(summary.status))
+        line.field("provider", string: summary.provider)
+        line.field(
+            "attempts",
+            raw: "["
+                + summary.attempts.map { attempt in
+                    var item = JSONLine()
+                    item.field("provider", string: attempt.provider)
+                    item.field("result", string: attempt.result)
+                    item.field("latency_ms", raw: number(attempt.latency.milliseconds))
+                    return item.text
+                }.joined(separator: ",") + "]"
+        )
         if let usage = summary.usage {
-            entry["prompt_tokens"] = usage.promptTokens
-            entry["completion_tokens"] = usage.completionTokens
-            entry["total_tokens"] = usage.totalTokens
-            entry["tokens_estimated"] = usage.estimated
+            line.field("prompt_tokens", raw: String(usage.promptTokens))
+            line.field("completion_tokens", raw: String(usage.completionTokens))
+            line.field("total_tokens", raw: String(usage.totalTokens))
+            line.field("tokens_estimated", raw: usage.estimated ? "true" : "false")
         }
+        line.field("duration_ms", raw: number(summary.total.milliseconds))
         if let ttfb = summary.timeToFirstByte {
-            entry["ttfb_ms"] = rounded(ttfb.milliseconds)
+            line.field("ttfb_ms", raw: number(ttfb.milliseconds))
         }
+        line.field("overhead_ms", raw: number(summary.overhead.milliseconds, places: 3))
         if let outcome = summary.streamOutcome {
-            entry["stream_outcome"] = outcome
+            line.field("stream_outcome", string: outcome)
         }
-        return String(decoding: JSONValue.encode(entry), as: UTF8.self)
+        line.field("client_key", string: trace.clientKeyFingerprint)
+        return line.text
     }
 
-    static func rounded(_ value: Double, places: Double = 2) -> Double {
-        let scale = pow(10, places)
-        return (value * scale).rounded() / scale
+    /// A decimal rounded to `places` digits after the point.
+    static func number(_ value: Double, places: Int = 2) -> String {
+        let scale = pow(10, Double(places))
+        return String((value * scale).rounded() / scale)
+    }
+}
+
+/// One JSON object built field by field.
+struct JSONLine {
+    private var bytes: [UInt8] = [UInt8(ascii: "{")]
+
+    var text: String { String(decoding: bytes + [UInt8(ascii: "}")], as: UTF8.self) }
+
+    /// A field whose value is already JSON (a number, `true`, an array…).
+    mutating func field(_ key: String, raw: String) {
+        if bytes.count > 1 { bytes.append(UInt8(ascii: ",")) }
+        bytes += JSONText.quoted(key)
+        bytes.append(UInt8(ascii: ":"))
+        bytes += raw.utf8
+    }
+
+    /// A string field, or `null`.
+    mutating func field(_ key: String, string: String?) {
+        field(key, raw: string.map(JSONText.quotedString) ?? "null")
     }
 }

@@ -184,9 +184,9 @@ struct ProxyEngine: Sendable {
                 headers.append(providerHeader)
                 return .delivered(Response(status: .ok, headers: headers, body: .init(byteBuffer: answer)), usage: usage)
             }
-            let answer = try await StreamGuard.run(idleTimeout: idleTimeout, eventLoop: eventLoop) {
-                try await response.body.collect(upTo: Self.maximumUpstreamBodyBytes, guard: $0)
-            }
+            // Small non-stream answers usually arrive with their headers; a stall is caught by the client's read
+            // timeout, which spares the hot path a watchdog task per request.
+            let answer = try await response.body.collect(upTo: Self.maximumUpstreamBodyBytes)
             let events = try client.stream
                 ? StreamSynthesizer.stream(fromResponse: answer, endpoint: client.endpoint, includeUsage: client.includeUsage)
                 : nil

@@ -7,11 +7,11 @@ import SwitchyardCore
 /// An upstream's answer: status and headers, with the body still to be read.
 struct UpstreamResponse: Sendable {
     var status: Int
-    var headers: [HeaderField]
+    var headers: HTTPHeaders
     var body: UpstreamBody
 
     func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        headers.first(name: name)
     }
 
     var isEventStream: Bool {
@@ -52,11 +52,12 @@ final class UpstreamBody: @unchecked Sendable {
         }
     }
 
-    /// Reads the rest of the body, failing when it exceeds `limit` bytes.
-    func collect(upTo limit: Int, guard streamGuard: StreamGuard) async throws -> ByteBuffer {
+    /// Reads the rest of the body, failing when it exceeds `limit` bytes; `streamGuard` (if any) is told of every
+    /// chunk.
+    func collect(upTo limit: Int, guard streamGuard: StreamGuard? = nil) async throws -> ByteBuffer {
         var collected = ByteBuffer()
         while let chunk = try await next() {
-            streamGuard.touch()
+            streamGuard?.touch()
             guard collected.readableBytes + chunk.readableBytes <= limit else {
                 throw UpstreamBodyTooLarge(limit: limit)
             }
@@ -83,8 +84,7 @@ struct UpstreamTransport: Sendable {
         case .echo:
             let local = EchoResponder.respond(to: request)
             return UpstreamResponse(
-                status: local.status, headers: [HeaderField("content-type", local.contentType)],
-                body: UpstreamBody(chunks: local.chunks)
+                status: local.status, headers: ["content-type": local.contentType], body: UpstreamBody(chunks: local.chunks)
             )
         case .openai:
             var outbound = HTTPClientRequest(url: request.url)
@@ -94,24 +94,25 @@ struct UpstreamTransport: Sendable {
             }
             outbound.body = .bytes(request.body)
             let response = try await client.execute(outbound, deadline: .now() + .fromSeconds(provider.timeout))
-            return UpstreamResponse(
-                status: Int(response.status.code),
-                headers: response.headers.map { HeaderField($0.name, $0.value) },
-                body: UpstreamBody(response.body)
-            )
+            return UpstreamResponse(status: Int(response.status.code), headers: response.headers, body: UpstreamBody(response.body))
         }
     }
 
     /// The client Switchyard uses for every upstream: no redirects, no decompression (streams stay scannable),
     /// connection failures reported at once instead of retried until the deadline, and a pool large enough that
-    /// thousands of concurrent streams to one host never queue behind each other.
+    /// thousands of concurrent streams to one host never queue behind each other. Its read timeout (no byte for
+    /// the longest provider timeout allowed) is the backstop for a non-stream answer whose body stalls after its
+    /// headers; streams are watched per provider by `StreamGuard`.
     static func makeClient() -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
-        configuration.timeout = .init(connect: .seconds(10), read: nil)
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(Int64(ProviderConfig.maximumTimeout)))
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16_384)
         configuration.connectionPool.retryConnectionEstablishment = false
+        // No distributed tracing is set up, and the default no-op tracer still cost a span and a dynamic cast per
+        // request.
+        configuration.tracing.tracer = nil
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 }
