@@ -143,9 +143,10 @@ struct FailoverTests {
     }
 
     @Test func aProviderThatTimesOutIsSwitched() async throws {
+        let release = Gate()
         let upstream = FakeUpstream { request in
             if request.provider == "slow" {
-                try await Task.sleep(for: .seconds(20))
+                await release.wait()  // never answers in time; released so the fake can shut down
             }
             return Reply.chatCompletion(content: "fast")
         }
@@ -155,6 +156,7 @@ struct FailoverTests {
                 providerJSON("fast", endpoint: upstream.endpoint("fast"), priority: 2),
             ])
         } _: { client in
+            defer { release.open() }  // lets the fake upstream finish so it can shut down
             let reply = try await client.post("/v1/chat/completions", chatBody())
             #expect(reply.status == 200)
             #expect(reply.content == "fast")

@@ -53,6 +53,7 @@ struct QuotaTests {
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"), extra: #","rate_limit":{"requests_per_period":7}"#)])
         } _: { client in
+            defer { gate.open() }  // the fake upstream can always finish and shut down
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<40 {
                     group.addTask { try await client.post("/v1/chat/completions", chatBody()).status }
@@ -112,14 +113,21 @@ struct QuotaTests {
     }
 
     @Test func aStreamCutMidwayStillCountsAnEstimateMarkedAsSuch() async throws {
+        let relayed = Gate()
         let upstream = FakeUpstream { _ in
-            Reply.sse(Reply.streamEvents(["abcdefgh", "ijklmnop"], usage: nil), cutAfter: 3)
+            Reply.sse(Reply.streamEvents(["abcdefgh", "ijklmnop"], usage: nil), cutAfter: 3, beforeCut: { await relayed.wait() })
         }
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"))])
         } _: { client in
-            let reply = try await client.post("/v1/chat/completions", chatBody(content: "12345678", stream: true))
-            #expect(reply.eventObjects.last?["error"] != nil)
+            defer { relayed.open() }  // the fake upstream can always finish and shut down
+            var reader = StreamReader(
+                try await client.send(.POST, "/v1/chat/completions", body: chatBody(content: "12345678", stream: true))
+            )
+            try await reader.read(until: "ijklmnop")
+            relayed.open()
+            try await reader.readToEnd()
+            #expect(reader.received.contains(#""error""#))
             let stats = try await client.get("/admin/stats").json
             let entry = try #require((stats["m"] as? [String: Any])?["p"] as? [String: Any])
             #expect(entry["requests"] as? Int == 1)

@@ -67,6 +67,7 @@ struct ReloadTests {
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig([providerJSON("a", endpoint: upstream.endpoint("a"))])
         } _: { client in
+            defer { gate.open() }  // the fake upstream can always finish and shut down
             let response = try await client.send(.POST, "/v1/chat/completions", body: chatBody(stream: true))
             var reader = StreamReader(response)
             try await reader.read(until: "before")

@@ -15,6 +15,7 @@ struct ShutdownTests {
             }
         }
         try await GatewayHarness.withServices({ ready in upstream.makeApplication { ready.open() } }) {
+            defer { gate.open() }  // the fake upstream can always finish and shut down
             let directory = try temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }
             let gateway = try BinaryGateway(
@@ -47,13 +48,13 @@ struct ShutdownTests {
 
     @Test func streamsStillOpenAfterTheGracePeriodEndWithAnErrorEvent() async throws {
         let stuck = Gate()
-        defer { stuck.open() }  // lets the fake upstream finish its answer so it can shut down
         let upstream = FakeUpstream { _ in
             Reply.sse(Reply.streamEvents(["stuck", " never"])) { index in
                 if index == 2 { await stuck.wait() }
             }
         }
         try await GatewayHarness.withServices({ ready in upstream.makeApplication { ready.open() } }) {
+            defer { stuck.open() }  // the fake upstream can always finish and shut down
             let directory = try temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }
             let gateway = try BinaryGateway(
@@ -74,7 +75,6 @@ struct ShutdownTests {
             #expect(gateway.stop() == 0)
             #expect(await !isListening(port), "nothing listens any more")
             try await client.http.shutdown()
-            stuck.open()
         }
     }
 

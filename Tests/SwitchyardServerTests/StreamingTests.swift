@@ -38,6 +38,7 @@ struct StreamingTests {
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"))])
         } _: { client in
+            defer { gate.open() }  // the fake upstream can always finish and shut down
             let response = try await client.send(.POST, "/v1/chat/completions", body: chatBody(stream: true))
             #expect(response.status.code == 200)
             var reader = StreamReader(response)
@@ -53,14 +54,19 @@ struct StreamingTests {
     }
 
     @Test func anUpstreamCutMidStreamEndsWithOneErrorEventAndNoDone() async throws {
+        let relayed = Gate()
         let upstream = FakeUpstream { _ in
-            Reply.sse(Reply.streamEvents(["partial", " answer", " never"]), cutAfter: 3)
+            Reply.sse(Reply.streamEvents(["partial", " answer", " never"]), cutAfter: 3, beforeCut: { await relayed.wait() })
         }
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"))])
         } _: { client in
-            let reply = try await client.post("/v1/chat/completions", chatBody(stream: true))
-            #expect(reply.status == 200)
+            defer { relayed.open() }  // the fake upstream can always finish and shut down
+            var reader = StreamReader(try await client.send(.POST, "/v1/chat/completions", body: chatBody(stream: true)))
+            try await reader.read(until: "answer")
+            relayed.open()
+            try await reader.readToEnd()
+            let reply = GatewayClient.Reply(status: 200, headers: [:], body: reader.received)
             #expect(reply.streamedContent == "partial answer")
             let last = try #require(reply.eventObjects.last)
             let error = try #require(last["error"] as? [String: Any])
@@ -73,14 +79,16 @@ struct StreamingTests {
     }
 
     @Test func anUpstreamThatGoesSilentMidStreamIsCutWithAnErrorEvent() async throws {
+        let release = Gate()
         let upstream = FakeUpstream { _ in
             Reply.sse(Reply.streamEvents(["partial", " rest"])) { index in
-                if index == 2 { try? await Task.sleep(for: .seconds(20)) }
+                if index == 2 { await release.wait() }  // silent until the test is over
             }
         }
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"), timeout: 0.4)])
         } _: { client in
+            defer { release.open() }  // lets the fake upstream finish so it can shut down
             let reply = try await client.post("/v1/chat/completions", chatBody(stream: true))
             #expect(reply.streamedContent == "partial")
             let error = try #require(reply.eventObjects.last?["error"] as? [String: Any])

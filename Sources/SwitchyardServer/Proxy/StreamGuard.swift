@@ -13,16 +13,20 @@ enum StreamStop: Error, Equatable {
 
 /// Bounds the silence of one upstream body and lets a client disconnect stop it.
 ///
-/// The operation runs in a child task; a second child waits on a continuation that is resumed by an event-loop
-/// timer (when `touch()` has not been called for `idleTimeout`) or by `stop(_:)`. Whichever child finishes first
-/// wins and the other is cancelled, which cancels the upstream request. Costs per stream: one suspended task and
-/// one timer, and an atomic store per chunk.
+/// The operation runs in a child task while the calling task waits on a continuation, which is resumed by
+/// whichever comes first: the operation ending, an event-loop timer (when `touch()` has not been called for
+/// `idleTimeout`), or `stop(_:)`. When the guard trips, the operation's task is cancelled, which cancels the
+/// upstream request. Costs per stream: one child task and one timer, and an atomic store per chunk.
 final class StreamGuard: Sendable {
+    private enum Outcome {
+        case stopped(StreamStop)
+        case operationEnded
+    }
+
     private struct State {
-        var stopped: StreamStop?
+        var outcome: Outcome?
         var waiter: CheckedContinuation<StreamStop?, Never>?
         var timer: Scheduled<Void>?
-        var finished = false
     }
 
     private let idleTimeout: TimeAmount
@@ -41,20 +45,29 @@ final class StreamGuard: Sendable {
         lastActivity.store(NIODeadline.now().uptimeNanoseconds.clampedToInt64, ordering: .relaxed)
     }
 
-    /// Stops the guarded operation (e.g. because the client went away).
+    /// Stops the guarded operation (e.g. because the client went away); ignored once it has ended.
     func stop(_ reason: StreamStop) {
-        let waiter = state.withLock { state -> CheckedContinuation<StreamStop?, Never>? in
-            guard state.stopped == nil, !state.finished else { return nil }
-            state.stopped = reason
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume(returning: reason)
+        settle(.stopped(reason))
     }
 
     /// Stops the guarded operation with `reason` once `delay` has passed.
     func stop(_ reason: StreamStop, after delay: TimeAmount) {
         eventLoop.scheduleTask(in: delay) { [self] in stop(reason) }
+    }
+
+    /// Records the first outcome and wakes the waiting task.
+    private func settle(_ outcome: Outcome) {
+        let waiter = state.withLock { state -> CheckedContinuation<StreamStop?, Never>? in
+            guard state.outcome == nil else { return nil }
+            state.outcome = outcome
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        if case .stopped(let reason) = outcome {
+            waiter?.resume(returning: reason)
+        } else {
+            waiter?.resume(returning: nil)
+        }
     }
 
     /// Runs `operation` under a new guard, throwing `StreamStop.idleTimeout` if it goes quiet for `idleTimeout`.
@@ -70,38 +83,39 @@ final class StreamGuard: Sendable {
         touch()
         armTimer()
         defer { disarm() }
-        return try await withThrowingTaskGroup(of: Value?.self) { group in
-            group.addTask { try await operation(self) }
+        return try await withThrowingTaskGroup(of: Value.self) { group in
             group.addTask {
-                if let reason = await self.waitForStop() { throw reason }
-                return nil
+                defer { self.settle(.operationEnded) }
+                return try await operation(self)
             }
-            defer { group.cancelAll() }
-            while let result = try await group.next() {
-                if let value = result { return value }
+            if let reason = await waitForStop() {
+                group.cancelAll()
+                _ = try? await group.next()
+                throw reason
             }
-            throw CancellationError()
+            guard let value = try await group.next() else { throw CancellationError() }
+            return value
         }
     }
 
+    /// Waits for the first outcome: the stop reason, or nil when the operation ended (or this task was cancelled,
+    /// in which case the operation, a child, is cancelled too and ends on its own).
     private func waitForStop() async -> StreamStop? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<StreamStop?, Never>) in
                 let immediate: StreamStop?? = state.withLock { state in
-                    if let stopped = state.stopped { return .some(stopped) }
-                    if state.finished { return .some(nil) }
-                    state.waiter = continuation
-                    return nil
+                    switch state.outcome {
+                    case .stopped(let reason): return .some(reason)
+                    case .operationEnded: return .some(nil)
+                    case nil:
+                        state.waiter = continuation
+                        return nil
+                    }
                 }
                 if let immediate { continuation.resume(returning: immediate) }
             }
         } onCancel: {
-            let waiter = state.withLock { state -> CheckedContinuation<StreamStop?, Never>? in
-                state.finished = true
-                defer { state.waiter = nil }
-                return state.waiter
-            }
-            waiter?.resume(returning: nil)
+            settle(.operationEnded)
         }
     }
 
@@ -116,7 +130,7 @@ final class StreamGuard: Sendable {
             }
         }
         let stale = state.withLock { state -> Bool in
-            if state.finished || state.stopped != nil { return true }
+            if state.outcome != nil { return true }
             state.timer = timer
             return false
         }
@@ -125,7 +139,7 @@ final class StreamGuard: Sendable {
 
     private func disarm() {
         let timer = state.withLock { state -> Scheduled<Void>? in
-            state.finished = true
+            if state.outcome == nil { state.outcome = .operationEnded }
             defer { state.timer = nil }
             return state.timer
         }

@@ -96,18 +96,19 @@ enum Reply {
     }
 
     /// An SSE answer. `beforeEvent` runs before each event is written (to pause on a gate); when `cutAfter` is set
-    /// the connection is dropped after that many events, without finishing the body.
+    /// the connection is dropped after that many events, without finishing the body, once `beforeCut` returns.
+    /// Hummingbird closes the channel as soon as a body throws, so `beforeCut` must give the events written so far
+    /// time to leave: by default a pause, or better a gate the test opens once it has read them.
     static func sse(
         _ events: [String], beforeEvent: @escaping @Sendable (Int) async -> Void = { _ in },
-        cutAfter: Int? = nil, onWriteFailure: @escaping @Sendable () -> Void = {}
+        cutAfter: Int? = nil, beforeCut: @escaping @Sendable () async -> Void = { try? await Task.sleep(for: .milliseconds(300)) },
+        onWriteFailure: @escaping @Sendable () -> Void = {}
     ) -> Response {
         Response(
             status: .ok, headers: [.contentType: "text/event-stream"],
             body: ResponseBody { writer in
-                /// Drops the connection mid-body; the pause lets the events written so far leave the socket first
-                /// (Hummingbird closes the channel as soon as the body throws).
                 func cut() async throws -> Never {
-                    try? await Task.sleep(for: .milliseconds(100))
+                    await beforeCut()
                     throw CutConnection()
                 }
                 for (index, event) in events.enumerated() {
