@@ -86,7 +86,8 @@ public enum Gateway {
 
         return Application(
             router: router,
-            configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
+            // A deep accept queue: streams open in bursts, and a dropped SYN costs the client a one-second retry.
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil, backlog: 4096),
             // Services stop in reverse order after the server: the client first, the usage flush last.
             services: [
                 LogFlushService(sinks: [requestLog] + (options.logSink.map { [$0] } ?? [])),

@@ -56,6 +56,10 @@ struct Report: Codable {
             let directReads = direct.readsPerStream ?? 0
             check("stream: no chunk coalescing beyond TCP", String(format: "%.1f reads per stream (direct %.1f)", reads, directReads), reads >= directReads * 0.95)
         }
+        if let gateway = find("stream c=100", .switchyard), let direct = find("stream c=100", .direct) {
+            let added = ((gateway.firstByteP99 ?? 0) - (direct.firstByteP99 ?? 0))
+            check("stream c=100 (not in the issue): TTFB p99 added", String(format: "%.2f ms", added), nil)
+        }
         if let gateway = find("hold", .switchyard) {
             check("hold: 0 errors", "\(gateway.errors) errors", gateway.errors == 0)
             check("hold: RSS ≤ 128 MB", String(format: "%.1f MB", gateway.peakRSSMegabytes), gateway.peakRSSMegabytes <= 128)

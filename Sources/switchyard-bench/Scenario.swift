@@ -6,8 +6,8 @@ struct Scenario {
     enum Load {
         /// Non-stream chat with this many keep-alive connections.
         case chat(connections: Int)
-        /// Streams of 20 chunks 10 ms apart, back to back on many connections.
-        case stream
+        /// Streams of 20 chunks 10 ms apart, back to back on this many connections (the figure when nil).
+        case stream(connections: Int?)
         /// Thousands of long streams held open at once, opened at a fixed rate.
         case hold
         /// Non-stream chat where the first provider always answers 503 and the second serves.
@@ -22,7 +22,9 @@ struct Scenario {
     static let all: [Scenario] = [
         Scenario(name: "chat c=1", group: "chat", load: .chat(connections: 1)),
         Scenario(name: "chat c=32", group: "chat", load: .chat(connections: 32)),
-        Scenario(name: "stream", group: "stream", load: .stream),
+        Scenario(name: "stream", group: "stream", load: .stream(connections: nil)),
+        // The same at a tenth of the concurrency, where the machine is not saturated.
+        Scenario(name: "stream c=100", group: "stream", load: .stream(connections: 100)),
         Scenario(name: "hold", group: "hold", load: .hold),
         Scenario(name: "failover c=32", group: "failover", load: .failover),
     ]
@@ -48,10 +50,10 @@ struct Scenario {
                 target.template(upstreamPath: "json", model: "failover", stream: false), connections: 32,
                 duration: duration, warmup: warmup
             )
-        case .stream:
+        case .stream(let connections):
             result = await generator.run(
                 target.template(upstreamPath: "sse/20/10", model: "stream", stream: true),
-                connections: streamConcurrency, duration: duration, warmup: warmup, openRate: 2000
+                connections: connections ?? streamConcurrency, duration: duration, warmup: warmup, openRate: 2000
             )
         case .hold:
             let done = NIOLockedValueBox(false)

@@ -91,7 +91,12 @@ struct ProxyEngine: Sendable {
                 if decision == .retry && retry < provider.retry {
                     retry += 1
                     logger.warning("Provider \(provider.name) failed: \(failure); retrying (\(retry) of \(provider.retry))")
-                    try await Task.sleep(for: FailoverPolicy.backoff(retry: retry, baseMilliseconds: global.retryBackoffMilliseconds))
+                    do {
+                        try await Task.sleep(for: FailoverPolicy.backoff(retry: retry, baseMilliseconds: global.retryBackoffMilliseconds))
+                    } catch {
+                        lease.release()
+                        throw error
+                    }
                     continue
                 }
                 lease.release()

@@ -74,7 +74,7 @@ struct StreamRelay: Sendable {
         } catch StreamStop.shuttingDown {
             outcome = .failed(reason: "the gateway is shutting down")
         } catch StreamStop.idleTimeout {
-            outcome = .failed(reason: "no data from the upstream for \(idleTimeout.nanoseconds / 1_000_000_000) s")
+            outcome = .failed(reason: "no data from the upstream for \(Double(idleTimeout.nanoseconds) / 1e9) s")
         } catch let failure as UpstreamStreamFailure {
             outcome = .failed(reason: failure.reason)
         } catch {
