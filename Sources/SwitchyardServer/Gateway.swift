@@ -66,14 +66,14 @@ public enum Gateway {
         if AdminAuthMiddleware.adminKeys(config.config.global).isEmpty {
             logger.warning("No admin_key or api_key is configured: admin endpoints answer loopback clients only")
         }
-        let client = UpstreamTransport.makeClient()
+        let clients = UpstreamClients()
         let metrics = GatewayMetrics()
         let requestLog = LogSink(
             path: (options.logDirectory as NSString).appendingPathComponent("requests.log"), toStandardError: false
         )
         let recorder = RequestRecorder(metrics: metrics, requestLog: requestLog, state: state)
         let proxy = ProxyEngine(
-            state: state, transport: UpstreamTransport(client: client), metrics: metrics, recorder: recorder
+            state: state, transport: UpstreamTransport(clients: clients), metrics: metrics, recorder: recorder
         )
 
         let router = Router(context: GatewayRequestContext.self)
@@ -92,7 +92,7 @@ public enum Gateway {
             services: [
                 LogFlushService(sinks: [requestLog] + (options.logSink.map { [$0] } ?? [])),
                 UsageFlushService(state: state), UsageResetService(state: state), ReloadOnHangupService(state: state),
-                HTTPClientService(client: client),
+                HTTPClientService(clients: clients),
             ],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
             logger: logger

@@ -1,12 +1,11 @@
-import AsyncHTTPClient
 import ServiceLifecycle
 
-/// Owns the upstream HTTP client: shuts it down after the server has stopped (services stop in reverse order).
+/// Owns the upstream HTTP clients: shuts them down after the server has stopped (services stop in reverse order).
 struct HTTPClientService: Service {
-    let client: HTTPClient
+    let clients: UpstreamClients
 
     func run() async throws {
         try? await gracefulShutdown()
-        try await client.shutdown()
+        try await clients.shutdown()
     }
 }

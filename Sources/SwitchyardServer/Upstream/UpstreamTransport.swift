@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import SwitchyardCore
 
 /// An upstream's answer: status and headers, with the body still to be read.
@@ -30,13 +31,17 @@ final class UpstreamBody: @unchecked Sendable {
     }
 
     private var source: Source
+    /// Counts the request as in flight on its upstream client until the body is dropped.
+    private let slot: UpstreamClients.Slot?
 
-    init(_ body: HTTPClientResponse.Body) {
+    init(_ body: HTTPClientResponse.Body, slot: UpstreamClients.Slot) {
         source = .http(body.makeAsyncIterator())
+        self.slot = slot
     }
 
     init(chunks: [ByteBuffer]) {
         source = .local(chunks.makeIterator())
+        slot = nil
     }
 
     func next() async throws -> ByteBuffer? {
@@ -77,7 +82,7 @@ struct UpstreamBodyTooLarge: Error {
 
 /// Sends upstream requests: over HTTP for real providers, answered in-process for `echo`.
 struct UpstreamTransport: Sendable {
-    let client: HTTPClient
+    let clients: UpstreamClients
 
     func send(_ request: UpstreamRequest, provider: ProviderConfig) async throws -> UpstreamResponse {
         switch provider.type {
@@ -93,17 +98,66 @@ struct UpstreamTransport: Sendable {
                 outbound.headers.add(name: header.name, value: header.value)
             }
             outbound.body = .bytes(request.body)
-            let response = try await client.execute(outbound, deadline: .now() + .fromSeconds(provider.timeout))
-            return UpstreamResponse(status: Int(response.status.code), headers: response.headers, body: UpstreamBody(response.body))
+            let slot = clients.acquire()
+            let response = try await slot.client.execute(outbound, deadline: .now() + .fromSeconds(provider.timeout))
+            return UpstreamResponse(
+                status: Int(response.status.code), headers: response.headers, body: UpstreamBody(response.body, slot: slot)
+            )
+        }
+    }
+}
+
+/// The HTTP clients Switchyard sends upstream requests with.
+///
+/// AsyncHTTPClient 1.37 keeps the connections to a host in one array that its pool state machine copies on every
+/// change (the array sits in an enum payload that is mutated out of place), so each request costs time linear in
+/// the pool's open connections; with 5,000 streams held open that copying took most of the gateway's CPU and
+/// stalled new streams for up to seconds. Requests are therefore spread over several clients by how many are in
+/// flight: all use the first while fewer than `band` are (few, warm keep-alive connections), and each further band
+/// of concurrent requests uses the next client, so no pool grows much beyond `band` connections.
+final class UpstreamClients: Sendable {
+    /// One request's claim on a client, given back when it is released (its response body is dropped).
+    final class Slot: Sendable {
+        let client: HTTPClient
+        private let owner: UpstreamClients
+
+        fileprivate init(client: HTTPClient, owner: UpstreamClients) {
+            self.client = client
+            self.owner = owner
+        }
+
+        deinit {
+            owner.inFlight.subtract(1, ordering: .relaxed)
         }
     }
 
-    /// The client Switchyard uses for every upstream: no redirects, no decompression (streams stay scannable),
+    static let band = 256
+    let clients: [HTTPClient]
+    private let inFlight = Atomic<Int>(0)
+
+    /// - Parameter count: clients to spread over; `count × band` concurrent requests keep every pool small, more
+    ///   share the last client.
+    init(count: Int = 64) {
+        clients = (0..<max(count, 1)).map { _ in Self.makeClient() }
+    }
+
+    func acquire() -> Slot {
+        let before = inFlight.add(1, ordering: .relaxed).oldValue
+        return Slot(client: clients[min(before / Self.band, clients.count - 1)], owner: self)
+    }
+
+    func shutdown() async throws {
+        for client in clients {
+            try await client.shutdown()
+        }
+    }
+
+    /// How each client is set up: no redirects, no decompression (streams stay scannable),
     /// connection failures reported at once instead of retried until the deadline, and a pool large enough that
     /// thousands of concurrent streams to one host never queue behind each other. Its read timeout (no byte for
     /// the longest provider timeout allowed) is the backstop for a non-stream answer whose body stalls after its
     /// headers; streams are watched per provider by `StreamGuard`.
-    static func makeClient() -> HTTPClient {
+    private static func makeClient() -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
