@@ -112,43 +112,57 @@ struct UpstreamTransport: Sendable {
 /// AsyncHTTPClient 1.37 keeps the connections to a host in one array that its pool state machine copies on every
 /// change (the array sits in an enum payload that is mutated out of place), so each request costs time linear in
 /// the pool's open connections; with 5,000 streams held open that copying took most of the gateway's CPU and
-/// stalled new streams for up to seconds. Requests are therefore spread over several clients by how many are in
-/// flight: all use the first while fewer than `band` are (few, warm keep-alive connections), and each further band
-/// of concurrent requests uses the next client, so no pool grows much beyond `band` connections.
+/// stalled new streams for up to seconds. Requests are therefore spread over several clients, each taking at most
+/// `band` requests at a time: a request goes to the first client with room, so few concurrent requests all share
+/// the first client's warm keep-alive connections, and no pool grows much beyond `band` connections.
 final class UpstreamClients: Sendable {
-    /// One request's claim on a client, given back when it is released (its response body is dropped).
-    final class Slot: Sendable {
+    /// One client and the requests it has in flight.
+    final class Member: Sendable {
         let client: HTTPClient
-        private let owner: UpstreamClients
+        fileprivate let inFlight = Atomic<Int>(0)
 
-        fileprivate init(client: HTTPClient, owner: UpstreamClients) {
+        fileprivate init(_ client: HTTPClient) {
             self.client = client
-            self.owner = owner
+        }
+    }
+
+    /// One request's place on a client, given back when the slot is dropped (with the response body).
+    final class Slot: Sendable {
+        let member: Member
+        var client: HTTPClient { member.client }
+
+        fileprivate init(_ member: Member) {
+            self.member = member
         }
 
         deinit {
-            owner.inFlight.subtract(1, ordering: .relaxed)
+            member.inFlight.subtract(1, ordering: .relaxed)
         }
     }
 
     static let band = 256
-    let clients: [HTTPClient]
-    private let inFlight = Atomic<Int>(0)
+    let members: [Member]
 
-    /// - Parameter count: clients to spread over; `count × band` concurrent requests keep every pool small, more
-    ///   share the last client.
+    /// - Parameter count: clients to spread over; beyond `count × band` concurrent requests the last one takes
+    ///   the rest.
     init(count: Int = 64) {
-        clients = (0..<max(count, 1)).map { _ in Self.makeClient() }
+        members = (0..<max(count, 1)).map { _ in Member(Self.makeClient()) }
     }
 
     func acquire() -> Slot {
-        let before = inFlight.add(1, ordering: .relaxed).oldValue
-        return Slot(client: clients[min(before / Self.band, clients.count - 1)], owner: self)
+        for member in members.dropLast() {
+            if member.inFlight.add(1, ordering: .relaxed).oldValue < Self.band {
+                return Slot(member)
+            }
+            member.inFlight.subtract(1, ordering: .relaxed)
+        }
+        members[members.count - 1].inFlight.add(1, ordering: .relaxed)
+        return Slot(members[members.count - 1])
     }
 
     func shutdown() async throws {
-        for client in clients {
-            try await client.shutdown()
+        for member in members {
+            try await member.client.shutdown()
         }
     }
 
