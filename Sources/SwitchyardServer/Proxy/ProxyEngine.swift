@@ -34,6 +34,20 @@ struct ProxyEngine: Sendable {
             throw GatewayError.modelNotFound(clientRequest.model)
         }
         let clientHeaders = request.headers.map { HeaderField($0.name.rawName, $0.value) }
+        guard clientRequest.stream else {
+            return try await serve(clientRequest, route: route, global: global, clientHeaders: clientHeaders, context: context)
+        }
+        // A stream runs on its client connection's event loop, which its upstream connection then shares.
+        return try await withTaskExecutorPreference(EventLoopTaskExecutor(eventLoop: context.eventLoop)) {
+            try await serve(clientRequest, route: route, global: global, clientHeaders: clientHeaders, context: context)
+        }
+    }
+
+    /// Tries the route's providers in order until one serves the request.
+    private func serve(
+        _ clientRequest: ClientRequest, route: ModelRoute, global: GlobalSettings, clientHeaders: [HeaderField],
+        context: GatewayRequestContext
+    ) async throws -> Response {
         let logger = context.logger
         let clock = state.clock
         let timeZone = state.timeZone
@@ -287,7 +301,9 @@ struct ProxyEngine: Sendable {
         let headers = Self.eventStreamHeaders(HTTPField(name: .switchyardProvider, value: provider.name))
         return .streaming(
             Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                try await relay.run(writer: &writer, clientConnection: connection)
+                try await withTaskExecutorPreference(EventLoopTaskExecutor(eventLoop: connection.eventLoop)) {
+                    try await relay.run(writer: &writer, clientConnection: connection)
+                }
             })
         )
     }
