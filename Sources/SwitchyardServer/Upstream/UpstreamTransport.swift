@@ -116,23 +116,34 @@ struct UpstreamTransport: Sendable {
 /// `band` requests at a time: a request goes to the first client with room, so few concurrent requests all share
 /// the first client's warm keep-alive connections, and no pool grows much beyond `band` connections.
 final class UpstreamClients: Sendable {
-    /// One client and the requests it has in flight.
+    /// One client, made on first use (most gateways never need more than the first), and the requests it has in
+    /// flight.
     final class Member: Sendable {
-        let client: HTTPClient
+        private let made = Mutex<HTTPClient?>(nil)
         fileprivate let inFlight = Atomic<Int>(0)
 
-        fileprivate init(_ client: HTTPClient) {
-            self.client = client
+        var client: HTTPClient {
+            made.withLock { made in
+                if let client = made { return client }
+                let client = UpstreamClients.makeClient()
+                made = client
+                return client
+            }
+        }
+
+        fileprivate func shutdown() async throws {
+            try await made.withLock { $0 }?.shutdown()
         }
     }
 
     /// One request's place on a client, given back when the slot is dropped (with the response body).
     final class Slot: Sendable {
         let member: Member
-        var client: HTTPClient { member.client }
+        let client: HTTPClient
 
         fileprivate init(_ member: Member) {
             self.member = member
+            client = member.client
         }
 
         deinit {
@@ -140,13 +151,13 @@ final class UpstreamClients: Sendable {
         }
     }
 
-    static let band = 256
+    static let band = 64
     let members: [Member]
 
     /// - Parameter count: clients to spread over; beyond `count × band` concurrent requests the last one takes
     ///   the rest.
-    init(count: Int = 64) {
-        members = (0..<max(count, 1)).map { _ in Member(Self.makeClient()) }
+    init(count: Int = 256) {
+        members = (0..<max(count, 1)).map { _ in Member() }
     }
 
     func acquire() -> Slot {
@@ -162,7 +173,7 @@ final class UpstreamClients: Sendable {
 
     func shutdown() async throws {
         for member in members {
-            try await member.client.shutdown()
+            try await member.shutdown()
         }
     }
 
@@ -171,7 +182,7 @@ final class UpstreamClients: Sendable {
     /// thousands of concurrent streams to one host never queue behind each other. Its read timeout (no byte for
     /// the longest provider timeout allowed) is the backstop for a non-stream answer whose body stalls after its
     /// headers; streams are watched per provider by `StreamGuard`.
-    private static func makeClient() -> HTTPClient {
+    fileprivate static func makeClient() -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
