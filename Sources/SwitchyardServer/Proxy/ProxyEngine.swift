@@ -34,13 +34,7 @@ struct ProxyEngine: Sendable {
             throw GatewayError.modelNotFound(clientRequest.model)
         }
         let clientHeaders = request.headers.map { HeaderField($0.name.rawName, $0.value) }
-        guard clientRequest.stream else {
-            return try await serve(clientRequest, route: route, global: global, clientHeaders: clientHeaders, context: context)
-        }
-        // A stream runs on its client connection's event loop, which its upstream connection then shares.
-        return try await withTaskExecutorPreference(EventLoopTaskExecutor(eventLoop: context.eventLoop)) {
-            try await serve(clientRequest, route: route, global: global, clientHeaders: clientHeaders, context: context)
-        }
+        return try await serve(clientRequest, route: route, global: global, clientHeaders: clientHeaders, context: context)
     }
 
     /// Tries the route's providers in order until one serves the request.
