@@ -34,14 +34,6 @@ struct ProxyEngine: Sendable {
             throw GatewayError.modelNotFound(clientRequest.model)
         }
         let clientHeaders = request.headers.map { HeaderField($0.name.rawName, $0.value) }
-        return try await serve(clientRequest, route: route, global: global, clientHeaders: clientHeaders, context: context)
-    }
-
-    /// Tries the route's providers in order until one serves the request.
-    private func serve(
-        _ clientRequest: ClientRequest, route: ModelRoute, global: GlobalSettings, clientHeaders: [HeaderField],
-        context: GatewayRequestContext
-    ) async throws -> Response {
         let logger = context.logger
         let clock = state.clock
         let timeZone = state.timeZone
