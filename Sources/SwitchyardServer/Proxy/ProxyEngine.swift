@@ -13,6 +13,7 @@ struct ProxyEngine: Sendable {
     let transport: UpstreamTransport
     let metrics: GatewayMetrics
     let recorder: RequestRecorder
+    let connectionWatch = ClientConnectionWatch()
 
     /// Largest non-streamed upstream answer accepted (embeddings of big batches can be tens of MB).
     static let maximumUpstreamBodyBytes = 256 * 1024 * 1024
@@ -269,7 +270,8 @@ struct ProxyEngine: Sendable {
         let relay = StreamRelay(
             body: body, framer: framer, firstEvents: firstEvents, clientWantsUsage: client.includeUsage,
             idleTimeout: .fromSeconds(provider.timeout), eventLoop: context.eventLoop, provider: provider.name,
-            logger: context.logger, shutdownGrace: .fromSeconds(state.table.config.global.shutdownGraceSeconds)
+            logger: context.logger, connectionWatch: connectionWatch,
+            shutdownGrace: .fromSeconds(state.table.config.global.shutdownGraceSeconds)
         ) { report in
             // A stream that broke or was abandoned still counts what it delivered.
             let usage = Self.settle(lease, client: client, reported: report.usage, generatedCharacters: report.generatedBytes)

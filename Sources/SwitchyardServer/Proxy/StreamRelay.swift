@@ -48,6 +48,7 @@ struct StreamRelay: Sendable {
     let eventLoop: any EventLoop
     let provider: String
     let logger: Logger
+    let connectionWatch: ClientConnectionWatch
     /// How long the stream may go on once the gateway starts shutting down.
     let shutdownGrace: TimeAmount
     let onFinish: @Sendable (RelayReport) -> Void
@@ -56,11 +57,8 @@ struct StreamRelay: Sendable {
         let sink = ClientSink(writer)
         let progress = RelayProgress()
         let streamGuard = StreamGuard(idleTimeout: idleTimeout, eventLoop: eventLoop)
-        // The connection's close ends the relay at once, even while the upstream is silent. (Hummingbird's
-        // inbound-close helper cannot be used here: it expects a request body that has not been read yet.)
-        clientConnection.closeFuture.whenComplete { [weak streamGuard] _ in
-            streamGuard?.stop(.clientDisconnected)
-        }
+        connectionWatch.watch(clientConnection, stopping: streamGuard)
+        defer { connectionWatch.end(clientConnection) }
         var outcome: RelayOutcome
         do {
             try await withGracefulShutdownHandler {
