@@ -14,12 +14,17 @@ struct ClientConnectionWatchTests {
         for _ in 0..<1000 {
             let finished = StreamGuard(idleTimeout: .seconds(60), eventLoop: connection.eventLoop)
             watch.watch(connection, stopping: finished)
-            watch.end(connection)
+            watch.end(connection, stopping: finished)
         }
         #expect(watch.watchedCount == 1)
 
+        // A stream that ends late does not unwatch the next one, already running on the same connection.
+        let late = StreamGuard(idleTimeout: .seconds(60), eventLoop: connection.eventLoop)
+        watch.watch(connection, stopping: late)
+
         let running = StreamGuard(idleTimeout: .seconds(60), eventLoop: connection.eventLoop)
         watch.watch(connection, stopping: running)
+        watch.end(connection, stopping: late)
         async let outcome: Void = running.run { _ in try await Task.sleep(for: .seconds(60)) }
         try await connection.close()
         do {

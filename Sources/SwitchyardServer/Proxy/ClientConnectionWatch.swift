@@ -25,11 +25,12 @@ final class ClientConnectionWatch: Sendable {
         }
     }
 
-    /// The stream on `connection` has ended; the connection stays watched for the next one.
-    func end(_ connection: any Channel) {
+    /// `streamGuard`'s stream on `connection` has ended; the connection stays watched for the next one (which may
+    /// already have started: the client can send its next request as soon as this response ends).
+    func end(_ connection: any Channel, stopping streamGuard: StreamGuard) {
         let key = ObjectIdentifier(connection)
         connections.withLock { connections in
-            if connections.index(forKey: key) != nil { connections[key] = .some(nil) }
+            if let running = connections[key], running === streamGuard { connections[key] = .some(nil) }
         }
     }
 

@@ -58,7 +58,7 @@ struct StreamRelay: Sendable {
         let progress = RelayProgress()
         let streamGuard = StreamGuard(idleTimeout: idleTimeout, eventLoop: eventLoop)
         connectionWatch.watch(clientConnection, stopping: streamGuard)
-        defer { connectionWatch.end(clientConnection) }
+        defer { connectionWatch.end(clientConnection, stopping: streamGuard) }
         var outcome: RelayOutcome
         do {
             try await withGracefulShutdownHandler {
