@@ -90,11 +90,17 @@ public struct JSONObjectEditor {
 public enum JSONText {
     /// The JSON string literal for `string`, quotes included.
     public static func quoted(_ string: String) -> [UInt8] {
-        var output: [UInt8] = [UInt8(ascii: "\"")]
+        var output: [UInt8] = []
         output.reserveCapacity(string.utf8.count + 2)
+        appendQuoted(string, to: &output)
+        return output
+    }
+
+    /// Appends the JSON string literal for `string`, quotes included.
+    public static func appendQuoted(_ string: String, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
         appendEscaped(string, to: &output)
         output.append(UInt8(ascii: "\""))
-        return output
     }
 
     public static func appendEscaped(_ string: String, to output: inout [UInt8]) {

@@ -87,14 +87,20 @@ struct JSONLine {
 
     /// A field whose value is already JSON (a number, `true`, an array…).
     mutating func field(_ key: String, raw: String) {
-        if bytes.count > 1 { bytes.append(UInt8(ascii: ",")) }
-        bytes += JSONText.quoted(key)
-        bytes.append(UInt8(ascii: ":"))
+        startField(key)
         bytes += raw.utf8
     }
 
     /// A string field, or `null`.
     mutating func field(_ key: String, string: String?) {
-        field(key, raw: string.map(JSONText.quotedString) ?? "null")
+        guard let string else { return field(key, raw: "null") }
+        startField(key)
+        JSONText.appendQuoted(string, to: &bytes)
+    }
+
+    private mutating func startField(_ key: String) {
+        if bytes.count > 1 { bytes.append(UInt8(ascii: ",")) }
+        JSONText.appendQuoted(key, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
     }
 }
