@@ -103,7 +103,7 @@ struct Run: AsyncParsableCommand {
         report.figures["idle_rss_mb"] = Report.megabytesValue(idle)
 
         for scenario in Scenario.all where selected.contains(scenario.group) {
-            for target in targets where scenario.applies(to: target.kind) {
+            for target in targets {
                 print("running \(scenario.name) against \(target.kind.rawValue)…")
                 let measured = try await scenario.run(
                     on: target, load: load, duration: duration, warmup: warmup, streamConcurrency: streamConcurrency,

@@ -29,9 +29,6 @@ struct Scenario {
         Scenario(name: "failover c=32", group: "failover", load: .failover),
     ]
 
-    /// Failover only means something through a gateway; direct and nginx run the plain chat path for comparison.
-    func applies(to kind: Target.Kind) -> Bool { true }
-
     func run(
         on target: Target, load generator: LoadGenerator, duration: Double, warmup: Double, streamConcurrency: Int,
         holdStreams: Int, holdRate: Double, holdSeconds: Int
@@ -46,6 +43,8 @@ struct Scenario {
                 duration: duration, warmup: warmup
             )
         case .failover:
+            // Failover only means something through a gateway: for direct and nginx the template's upstream path
+            // is the plain chat answer, for comparison.
             result = await generator.run(
                 target.template(upstreamPath: "json", model: "failover", stream: false), connections: 32,
                 duration: duration, warmup: warmup
