@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -45,9 +46,9 @@ public enum Gateway {
         var configuration = ServiceGroupConfiguration(
             services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
         )
-        // Streams end themselves when the grace period is over; this only bounds requests still waiting on an
-        // upstream after that.
-        configuration.maximumGracefulShutdownDuration = .seconds(config.config.global.shutdownGraceSeconds + 10)
+        // Requests and streams end themselves when the grace period in force at shutdown is over (a reload may
+        // have changed it); this is only a backstop.
+        configuration.maximumGracefulShutdownDuration = .seconds(GlobalSettings.maximumShutdownGrace + 10)
         try await ServiceGroup(configuration: configuration).run()
     }
 
@@ -58,16 +59,13 @@ public enum Gateway {
         logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
+        let metrics = GatewayMetrics()
         let state = GatewayState(
             config: config.config, configFile: config.file,
             files: UsageFiles(dataDirectory: options.dataDirectory, timeZone: options.timeZone),
-            clock: options.clock, logger: logger
+            clock: options.clock, logger: logger, metrics: metrics, listenHost: options.host
         )
-        if AdminAuthMiddleware.adminKeys(config.config.global).isEmpty {
-            logger.warning("No admin_key or api_key is configured: admin endpoints answer loopback clients only")
-        }
         let clients = UpstreamClients()
-        let metrics = GatewayMetrics()
         let requestLog = LogSink(
             path: (options.logDirectory as NSString).appendingPathComponent("requests.log"), toStandardError: false
         )
@@ -86,6 +84,9 @@ public enum Gateway {
 
         return Application(
             router: router,
+            server: HTTPServerBuilder { responder in
+                GatewayHTTP1Channel(responder: responder) { ClientConnectionLimits(state.table.config.global) }
+            },
             // A deep accept queue: streams open in bursts, and a dropped SYN costs the client a one-second retry.
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil, backlog: 4096),
             // Services stop in reverse order after the server: the client first, the usage flush last.

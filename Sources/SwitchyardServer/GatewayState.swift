@@ -11,18 +11,26 @@ final class GatewayState: Sendable {
     let timeZone: TimeZone
     let clock: any GatewayClock
     let logger: Logger
+    let metrics: GatewayMetrics
+    /// The address the server listens on, for the warning about open access.
+    let listenHost: String
     let states = ProviderStates()
     private let current: Mutex<RoutingTable>
     /// Serialises reloads (SIGHUP and POST /admin/reload may race).
     private let reloading = Mutex(())
 
     /// Builds the first snapshot, loads persisted counters and applies resets missed while the gateway was down.
-    init(config: GatewayConfig, configFile: String, files: UsageFiles, clock: any GatewayClock, logger: Logger) {
+    init(
+        config: GatewayConfig, configFile: String, files: UsageFiles, clock: any GatewayClock, logger: Logger,
+        metrics: GatewayMetrics, listenHost: String
+    ) {
         self.configFile = configFile
         self.files = files
         self.timeZone = files.timeZone
         self.clock = clock
         self.logger = logger
+        self.metrics = metrics
+        self.listenHost = listenHost
         files.removeLeftovers()
         current = Mutex(RoutingTable(config: config))
         install(config)
@@ -72,6 +80,25 @@ final class GatewayState: Sendable {
         for state in removed {
             persist(state.usage)
         }
+        metrics.forget(Set(removed.map(\.key)))
+        warnAboutOpenAccess(config.global)
+    }
+
+    /// Says so at start and on every reload when anyone who can reach the gateway can use it.
+    private func warnAboutOpenAccess(_ global: GlobalSettings) {
+        if global.apiKeys.isEmpty && !Self.isLoopbackHost(listenHost) {
+            logger.warning(
+                "WARNING /v1 has no api_key and the gateway listens on \(listenHost): anyone who can reach it can use its providers"
+            )
+        }
+        if AdminAuthMiddleware.adminKeys(global).isEmpty {
+            logger.warning("No admin_key or api_key is configured: admin endpoints answer loopback clients only")
+        }
+    }
+
+    static func isLoopbackHost(_ host: String) -> Bool {
+        let lowered = host.lowercased()
+        return lowered == "localhost" || lowered == "::1" || lowered == "[::1]" || lowered.hasPrefix("127.")
     }
 
     private func makeCounter(_ key: ProviderKey, now: Date) -> UsageCounter {
@@ -119,10 +146,11 @@ final class GatewayState: Sendable {
         }
     }
 
-    /// Writes every changed counter.
+    /// Writes every changed counter, including those of removed providers that in-flight requests settled.
     func persistAll() {
         for state in states.all {
             persist(state.usage)
         }
+        states.releaseQuiescentRetired()
     }
 }

@@ -39,7 +39,7 @@ import Testing
         var done = false
         for (index, chunk) in response.chunks.enumerated() {
             var framer = SSEEventFramer()
-            let framed = framer.append(chunk)
+            let framed = try framer.append(chunk)
             #expect(framed.count == 1 && framer.pendingByteCount == 0, "chunk \(index) is not one whole event")
             let data = try #require(SSEEvent.data(of: chunk))
             if SSEEvent.isDone(data: data) {

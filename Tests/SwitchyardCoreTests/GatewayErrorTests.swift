@@ -19,7 +19,7 @@ import Testing
         #expect(error.code == "all_providers_failed")
         #expect(
             error.message
-                == "All providers for model 'gpt-4o' failed: a (500, 502); b (timeout); c (connection error (connection refused)); d (429).")
+                == "All providers for model 'gpt-4o' failed: a (500, 502); b (timeout); c (connection error); d (429).")
         #expect(error.headers == [HeaderField("x-should-retry", "false")])
     }
 

@@ -11,7 +11,7 @@ import Testing
         var events: [String] = []
         var start = 0
         for cut in cuts + [stream.count] where cut >= start {
-            events += framer.append(ByteBuffer(bytes: stream[start..<cut])).map { text($0) }
+            events += framer.feed(ByteBuffer(bytes: stream[start..<cut])).map { text($0) }
             start = cut
         }
         return (events, framer.pendingByteCount)
@@ -78,40 +78,40 @@ import Testing
 
     @Test func aSingleLineBreakDoesNotEndAnEvent() {
         var framer = SSEEventFramer()
-        #expect(framer.append(buffer("data: a\n")).isEmpty)
+        #expect(framer.feed(buffer("data: a\n")).isEmpty)
         #expect(framer.pendingByteCount == 8)
-        #expect(framer.append(buffer("data: b\r\n")).isEmpty)
+        #expect(framer.feed(buffer("data: b\r\n")).isEmpty)
         #expect(framer.pendingByteCount == 17)
     }
 
     @Test func partialEventsAreHeldUntilComplete() {
         var framer = SSEEventFramer()
-        #expect(framer.append(buffer(#"data: {"a""#)).isEmpty)
+        #expect(framer.feed(buffer(#"data: {"a""#)).isEmpty)
         #expect(framer.pendingByteCount == 10)
-        #expect(framer.append(buffer(":1}\n")).isEmpty)
+        #expect(framer.feed(buffer(":1}\n")).isEmpty)
         #expect(framer.pendingByteCount == 14)
-        let events = framer.append(buffer("\ndata: nex"))
+        let events = framer.feed(buffer("\ndata: nex"))
         #expect(events.map { text($0) } == ["data: {\"a\":1}\n\n"])
         #expect(framer.pendingByteCount == 9)
-        #expect(framer.append(buffer("t\n\n")).map { text($0) } == ["data: next\n\n"])
+        #expect(framer.feed(buffer("t\n\n")).map { text($0) } == ["data: next\n\n"])
         #expect(framer.pendingByteCount == 0)
     }
 
     @Test func oneChunkMayCompleteSeveralEvents() {
         var framer = SSEEventFramer()
-        _ = framer.append(buffer("data: 1"))
-        let events = framer.append(buffer("\n\ndata: 2\n\ndata: 3\n\ndata: 4"))
+        _ = framer.feed(buffer("data: 1"))
+        let events = framer.feed(buffer("\n\ndata: 2\n\ndata: 3\n\ndata: 4"))
         #expect(events.map { text($0) } == ["data: 1\n\n", "data: 2\n\n", "data: 3\n\n"])
         #expect(framer.pendingByteCount == 7)
     }
 
     @Test func emptyChunksChangeNothing() {
         var framer = SSEEventFramer()
-        #expect(framer.append(ByteBuffer()).isEmpty)
-        _ = framer.append(buffer("data: x\n"))
-        #expect(framer.append(ByteBuffer()).isEmpty)
+        #expect(framer.feed(ByteBuffer()).isEmpty)
+        _ = framer.feed(buffer("data: x\n"))
+        #expect(framer.feed(ByteBuffer()).isEmpty)
         #expect(framer.pendingByteCount == 8)
-        #expect(framer.append(buffer("\n")).map { text($0) } == ["data: x\n\n"])
+        #expect(framer.feed(buffer("\n")).map { text($0) } == ["data: x\n\n"])
     }
 
     @Test func chunksWithAReaderOffsetAreRead() {
@@ -119,7 +119,7 @@ import Testing
         chunk.moveReaderIndex(forwardBy: 4)
         chunk.writeString("data: a\n\n")
         var framer = SSEEventFramer()
-        #expect(framer.append(chunk).map { text($0) } == ["data: a\n\n"])
+        #expect(framer.feed(chunk).map { text($0) } == ["data: a\n\n"])
     }
 
     // MARK: Chunking does not matter
@@ -187,21 +187,21 @@ import Testing
 
     @Test func aCRLFBlankLineSplitBetweenCRAndLFStaysInOneEvent() {
         var framer = SSEEventFramer()
-        #expect(framer.append(buffer("data: a\r\n\r")).isEmpty)
+        #expect(framer.feed(buffer("data: a\r\n\r")).isEmpty)
         #expect(framer.pendingByteCount == 10)
-        let events = framer.append(buffer("\ndata: b\r\n\r"))
+        let events = framer.feed(buffer("\ndata: b\r\n\r"))
         #expect(events.map { text($0) } == ["data: a\r\n\r\n"])
-        #expect(framer.append(buffer("\n")).map { text($0) } == ["data: b\r\n\r\n"])
+        #expect(framer.feed(buffer("\n")).map { text($0) } == ["data: b\r\n\r\n"])
         #expect(framer.pendingByteCount == 0)
     }
 
     @Test func aBareCRStreamIsNotHeldBack() {
         // Once the stream has shown it ends lines with a bare CR, an event ending in CR is complete at once.
         var framer = SSEEventFramer()
-        #expect(framer.append(buffer("data: a\r\r")).map { text($0) } == ["data: a\r\r"])
+        #expect(framer.feed(buffer("data: a\r\r")).map { text($0) } == ["data: a\r\r"])
         #expect(framer.pendingByteCount == 0)
-        #expect(framer.append(buffer("data: b\r")).isEmpty)
-        #expect(framer.append(buffer("\r")).map { text($0) } == ["data: b\r\r"])
+        #expect(framer.feed(buffer("data: b\r")).isEmpty)
+        #expect(framer.feed(buffer("\r")).map { text($0) } == ["data: b\r\r"])
         #expect(framer.pendingByteCount == 0)
     }
 
@@ -296,9 +296,41 @@ import Testing
         #expect(SSEEvent.data(of: buffer("data:[DONE]\r\n\r\n")).map(SSEEvent.isDone) == true)
     }
 
+    // MARK: Size limit
+
+    @Test func anEventThatNeverEndsIsRejectedOnceItPassesTheLimit() throws {
+        var framer = SSEEventFramer(maximumEventBytes: 64)
+        #expect(try framer.append(buffer("data: " + String(repeating: "x", count: 50))).isEmpty)
+        #expect(throws: SSEEventTooLarge(limit: 64)) { try framer.append(buffer(String(repeating: "y", count: 20))) }
+    }
+
+    @Test func aCompleteEventOverTheLimitInOneChunkIsRejected() {
+        var framer = SSEEventFramer(maximumEventBytes: 64)
+        let large = "data: " + String(repeating: "x", count: 100) + "\n\n"
+        #expect(throws: SSEEventTooLarge(limit: 64)) { try framer.append(buffer("data: a\n\n" + large)) }
+    }
+
+    @Test func eventsUpToTheLimitPass() throws {
+        var framer = SSEEventFramer(maximumEventBytes: 16)
+        let event = "data: 12345678\n\n"  // exactly 16 bytes
+        #expect(try framer.append(buffer(event + event)).map { text($0) } == [event, event])
+        #expect(try framer.append(buffer("data: 1234")).isEmpty)
+        #expect(try framer.append(buffer("5678\n\n")).map { text($0) } == [event])
+    }
+
     @Test func encodingEvents() {
         #expect(text(SSEEvent.encode(data: bytes(#"{"a":1}"#))) == "data: {\"a\":1}\n\n")
         #expect(text(SSEEvent.done) == "data: [DONE]\n\n")
         #expect(data(text(SSEEvent.encode(data: bytes("x")))) == "x")
+    }
+}
+
+extension SSEEventFramer {
+    /// `append` for streams that stay within the limit.
+    mutating func feed(_ chunk: ByteBuffer) -> [ByteBuffer] {
+        do { return try append(chunk) } catch {
+            Issue.record("unexpected \(error)")
+            return []
+        }
     }
 }

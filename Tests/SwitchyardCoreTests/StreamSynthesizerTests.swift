@@ -26,7 +26,7 @@ import Testing
     {
         let stream = try StreamSynthesizer.stream(fromResponse: buffer(response), endpoint: endpoint, includeUsage: includeUsage)
         var framer = SSEEventFramer()
-        let events = framer.append(stream)
+        let events = try framer.append(stream)
         #expect(framer.pendingByteCount == 0)
         var chunks: [[String: Any]] = []
         var done = false
@@ -134,7 +134,7 @@ import Testing
         let stream = try StreamSynthesizer.stream(fromResponse: buffer(response), endpoint: .chatCompletions, includeUsage: true)
         var framer = SSEEventFramer()
         var aggregator = StreamAggregator(endpoint: .chatCompletions)
-        for event in framer.append(stream) {
+        for event in try framer.append(stream) {
             if let data = SSEEvent.data(of: event) { try aggregator.add(data: data) }
         }
         #expect(aggregator.sawDone)
@@ -152,7 +152,7 @@ import Testing
         let stream = try StreamSynthesizer.stream(fromResponse: buffer(response), endpoint: .completions, includeUsage: true)
         var framer = SSEEventFramer()
         var aggregator = StreamAggregator(endpoint: .completions)
-        for event in framer.append(stream) {
+        for event in try framer.append(stream) {
             if let data = SSEEvent.data(of: event) { try aggregator.add(data: data) }
         }
         #expect(text(aggregator.result()) == response)

@@ -296,6 +296,9 @@ enum UsageFixtures {
         #expect(Set(readopted.removed.map(\.key)) == [
             ProviderKey(model: "gpt-4o", provider: "b"), ProviderKey(model: "old-model", provider: "a"),
         ])
+        // Removed states stay among those to save until nothing is left to settle.
+        #expect(Set(states.all.map(\.key)) == Set(readopted.current.keys).union(readopted.removed.map(\.key)))
+        states.releaseQuiescentRetired()
         #expect(Set(states.all.map(\.key)) == Set(readopted.current.keys))
         #expect(readopted.current[ProviderKey(model: "new-model", provider: "b")]?.usage.snapshot.requests == 0)
 
@@ -313,6 +316,39 @@ enum UsageFixtures {
         #expect(again.removed.isEmpty)
         #expect(made.keys.count == 5)
         #expect(again.current[ProviderKey(model: "gpt-4o", provider: "a")] === a)
+    }
+}
+
+extension ProviderStateTests {
+    @Test func aRemovedProviderKeepsItsCounterUntilItsInFlightRequestSettles() throws {
+        let states = ProviderStates()
+        let made = MadeCounters()
+        let first = UsageFixtures.config([("gpt-4o", [UsageFixtures.provider("a"), UsageFixtures.provider("b")])])
+        let b = try #require(states.adopt(first) { made.make($0) }.current[ProviderKey(model: "gpt-4o", provider: "b")])
+        let lease = try #require(b.usage.reserve(nil))
+        _ = b.usage.takeChanges()
+
+        _ = states.adopt(UsageFixtures.config([("gpt-4o", [UsageFixtures.provider("a")])])) { made.make($0) }
+        states.releaseQuiescentRetired()
+        #expect(states.all.contains { $0 === b }, "a lease is still open")
+
+        lease.settle(TokenUsage(promptTokens: 3, completionTokens: 4))
+        #expect(states.all.contains { $0 === b })
+        #expect(b.usage.takeChanges()?.tokens == 7, "the settled tokens are there to be saved")
+        states.releaseQuiescentRetired()
+        #expect(!states.all.contains { $0 === b })
+    }
+
+    @Test func aProviderConfiguredAgainTakesBackItsRetiredState() throws {
+        let states = ProviderStates()
+        let made = MadeCounters()
+        let both = UsageFixtures.config([("gpt-4o", [UsageFixtures.provider("a"), UsageFixtures.provider("b")])])
+        let b = try #require(states.adopt(both) { made.make($0) }.current[ProviderKey(model: "gpt-4o", provider: "b")])
+        _ = b.usage.reserve(nil)
+        _ = states.adopt(UsageFixtures.config([("gpt-4o", [UsageFixtures.provider("a")])])) { made.make($0) }
+        let again = states.adopt(both) { made.make($0) }
+        #expect(again.current[ProviderKey(model: "gpt-4o", provider: "b")] === b)
+        #expect(made.keys.count == 2)
     }
 }
 

@@ -149,32 +149,46 @@ struct ConfigReader {
             let path = "_global.\(key)"
             switch key {
             case "default_timeout":
-                if let seconds = number(value, path), positive(seconds, path), atMostMaximumTimeout(seconds, path) {
-                    global.defaultTimeout = seconds
-                }
+                if let seconds = number(value, path, .timeout) { global.defaultTimeout = seconds }
             case "default_retry":
-                if let retry = integer(value, path), nonNegative(retry, path) { global.defaultRetry = retry }
+                if let retry = integer(value, path, .retries) { global.defaultRetry = retry }
             case "log_requests":
                 if let flag = bool(value, path) { global.logRequests = flag }
             case "api_key":
                 global.apiKeys = keyList(value, path)
             case "admin_key":
-                if let key = optionalString(value, path), !key.isEmpty { global.adminKey = key }
+                if let key = optionalString(value, path) {
+                    if !key.isEmpty {
+                        global.adminKey = key
+                    } else if case .string(let raw) = value, raw.contains("${") {
+                        problem(path, Self.emptyKeyMessage(raw))
+                    }
+                }
             case "max_request_body_mb":
-                if let megabytes = number(value, path), positive(megabytes, path) {
+                if let megabytes = number(value, path, .positive(upTo: 1024)) {
                     global.maxRequestBodyBytes = Int(megabytes * 1024 * 1024)
                 }
             case "cooldown_seconds":
-                if let seconds = number(value, path), nonNegative(seconds, path) { global.cooldownSeconds = seconds }
+                if let seconds = number(value, path, .nonNegative(upTo: 86_400)) { global.cooldownSeconds = seconds }
             case "retry_backoff_ms":
-                if let milliseconds = integer(value, path), nonNegative(milliseconds, path) {
+                if let milliseconds = integer(value, path, .nonNegative(upTo: 60_000)) {
                     global.retryBackoffMilliseconds = milliseconds
                 }
             case "metrics_public":
                 if let flag = bool(value, path) { global.metricsPublic = flag }
             case "shutdown_grace_seconds":
-                if let seconds = number(value, path), nonNegative(seconds, path) {
+                if let seconds = number(value, path, .nonNegative(upTo: GlobalSettings.maximumShutdownGrace)) {
                     global.shutdownGraceSeconds = seconds
+                }
+            case "request_head_timeout_seconds":
+                if let seconds = number(value, path, .positive(upTo: 3600)) { global.requestHeadTimeoutSeconds = seconds }
+            case "keep_alive_timeout_seconds":
+                if let seconds = number(value, path, .positive(upTo: 3600)) { global.keepAliveTimeoutSeconds = seconds }
+            case "max_request_head_kb":
+                if let kilobytes = integer(value, path, .positive(upTo: 1024)) { global.maxRequestHeadBytes = kilobytes * 1024 }
+            case "max_stream_event_mb":
+                if let megabytes = number(value, path, .positive(upTo: 256)) {
+                    global.maxStreamEventBytes = Int(megabytes * 1024 * 1024)
                 }
             default:
                 warning(path, "unknown setting (ignored)")
@@ -187,8 +201,12 @@ struct ConfigReader {
         switch node {
         case .null:
             return []
-        case .string:
-            return string(node, path).map { $0.isEmpty ? [] : [$0] } ?? []
+        case .string(let raw):
+            guard let key = string(node, path) else { return [] }
+            // The literal "" means no authentication (the seed's config); an empty value from the environment is
+            // almost always an unset secret, and must not silently open the gateway.
+            if key.isEmpty && raw.contains("${") { problem(path, Self.emptyKeyMessage(raw)) }
+            return key.isEmpty ? [] : [key]
         case .array(let items):
             var keys: [String] = []
             for (index, item) in items.enumerated() {
@@ -204,6 +222,10 @@ struct ConfigReader {
             problem(path, "must be a string or a list of strings, not \(node.typeName)")
             return []
         }
+    }
+
+    static func emptyKeyMessage(_ raw: String) -> String {
+        "\(raw) is empty; set it, or write \"\" to run without a key"
     }
 
     // MARK: Models and providers
@@ -315,30 +337,26 @@ struct ConfigReader {
             case "name", "type", "endpoint", "api_key", "model":
                 continue
             case "priority":
-                if let priority = integer(value, fieldPath) { provider.priority = priority }
+                if let priority = integer(value, fieldPath, .within(-1_000_000...1_000_000)) { provider.priority = priority }
             case "weight":
-                if let weight = integer(value, fieldPath) {
-                    if weight > 0 { provider.weight = weight } else { problem(fieldPath, "must be > 0") }
-                }
+                if let weight = integer(value, fieldPath, .positive(upTo: 1_000_000)) { provider.weight = weight }
             case "retry":
-                if let retry = integer(value, fieldPath), nonNegative(retry, fieldPath) { provider.retry = retry }
+                if let retry = integer(value, fieldPath, .retries) { provider.retry = retry }
             case "timeout":
-                if let seconds = number(value, fieldPath), positive(seconds, fieldPath), atMostMaximumTimeout(seconds, fieldPath) {
-                    provider.timeout = seconds
-                }
+                if let seconds = number(value, fieldPath, .timeout) { provider.timeout = seconds }
             case "stream_support":
                 if let flag = bool(value, fieldPath) { provider.streamSupport = flag }
             case "non_stream_support":
                 if let flag = bool(value, fieldPath) { provider.nonStreamSupport = flag }
             case "enabled":
                 if let flag = bool(value, fieldPath) { provider.enabled = flag }
+            case "send_stream_options":
+                if let flag = bool(value, fieldPath) { provider.sendStreamOptions = flag }
             case "custom_headers":
                 provider.customHeaders = readHeaders(value, fieldPath)
             case "max_context_length":
                 if case .null = value { continue }
-                if let length = integer(value, fieldPath) {
-                    if length > 0 { provider.maxContextLength = length } else { problem(fieldPath, "must be > 0") }
-                }
+                if let length = integer(value, fieldPath, .positive(upTo: 100_000_000)) { provider.maxContextLength = length }
             case "rate_limit":
                 provider.rateLimit = readRateLimit(value, fieldPath)
             default:
@@ -400,8 +418,8 @@ struct ConfigReader {
             case "requests_per_period", "tokens_per_period":
                 if case .null = value { continue }
                 guard let amount = integer(value, fieldPath) else { continue }
-                guard amount > 0 else {
-                    problem(fieldPath, "must be > 0 (use null for unlimited)")
+                if let message = SettingRange.positive(upTo: Double(RateLimitConfig.maximumAmount)).problem(Double(amount)) {
+                    problem(fieldPath, amount > 0 ? message : message + " (use null for unlimited)")
                     continue
                 }
                 if key == "requests_per_period" { limit.requestsPerPeriod = amount } else { limit.tokensPerPeriod = amount }
@@ -507,28 +525,24 @@ struct ConfigReader {
         }
     }
 
-    mutating func positive(_ value: Double, _ path: String) -> Bool {
-        guard value > 0 else {
-            problem(path, "must be > 0")
-            return false
+    /// A number inside `range`; one outside it (or not finite) is a problem.
+    mutating func number(_ node: ConfigNode, _ path: String, _ range: SettingRange) -> Double? {
+        guard let value = number(node, path) else { return nil }
+        if let message = range.problem(value) {
+            problem(path, message)
+            return nil
         }
-        return true
+        return value
     }
 
-    mutating func atMostMaximumTimeout(_ seconds: Double, _ path: String) -> Bool {
-        guard seconds <= ProviderConfig.maximumTimeout else {
-            problem(path, "must be <= \(Int(ProviderConfig.maximumTimeout)) seconds")
-            return false
+    /// An integer inside `range`; one outside it is a problem.
+    mutating func integer(_ node: ConfigNode, _ path: String, _ range: SettingRange) -> Int? {
+        guard let value = integer(node, path) else { return nil }
+        if let message = range.problem(Double(value)) {
+            problem(path, message)
+            return nil
         }
-        return true
-    }
-
-    mutating func nonNegative<Value: Comparable & ExpressibleByIntegerLiteral>(_ value: Value, _ path: String) -> Bool {
-        guard value >= 0 else {
-            problem(path, "must be >= 0")
-            return false
-        }
-        return true
+        return value
     }
 
     /// Replaces `${NAME}` with the environment variable; an unset variable is a problem naming it.

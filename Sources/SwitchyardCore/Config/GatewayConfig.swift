@@ -34,8 +34,19 @@ public struct GlobalSettings: Sendable, Equatable {
     public var metricsPublic: Bool = false
     /// How long in-flight requests may run after SIGTERM before they are ended (seconds).
     public var shutdownGraceSeconds: Double = 30
+    /// Longest time a client may take to send a complete request head, from its first byte (seconds).
+    public var requestHeadTimeoutSeconds: Double = 30
+    /// How long an idle keep-alive client connection is kept open between requests (seconds).
+    public var keepAliveTimeoutSeconds: Double = 75
+    /// Largest request head (request line and headers) accepted; larger ones get 431.
+    public var maxRequestHeadBytes: Int = 64 * 1024
+    /// Largest single server-sent event accepted from an upstream.
+    public var maxStreamEventBytes: Int = 8 * 1024 * 1024
 
     public init() {}
+
+    /// The longest `shutdown_grace_seconds` accepted.
+    public static let maximumShutdownGrace: Double = 3600
 }
 
 /// One public model name and the providers that can serve it.
@@ -79,6 +90,9 @@ public struct ProviderConfig: Sendable, Equatable {
     public var enabled: Bool = true
     public var customHeaders: [CustomHeader] = []
     public var maxContextLength: Int?
+    /// Ask streaming upstreams for `stream_options.include_usage`; servers that reject the field set this false
+    /// (their streams are then counted by estimate).
+    public var sendStreamOptions: Bool = true
 
     public init(name: String) {
         self.name = name
@@ -103,6 +117,9 @@ public struct RateLimitConfig: Sendable, Equatable {
     public var requestsPerPeriod: Int?
     public var tokensPerPeriod: Int?
     public var periodCron: CronSchedule
+
+    /// The largest `requests_per_period` / `tokens_per_period` accepted.
+    public static let maximumAmount = 1_000_000_000_000_000
 
     public init(requestsPerPeriod: Int? = nil, tokensPerPeriod: Int? = nil, periodCron: CronSchedule) {
         self.requestsPerPeriod = requestsPerPeriod

@@ -83,7 +83,8 @@ public struct ClientRequest: Sendable {
     }
 
     /// The body to send upstream: `model` renamed, `stream` set to the upstream mode, and for upstream streams
-    /// `stream_options.include_usage` turned on when `requestUsage` (so tokens can be counted); other bytes unchanged.
+    /// `stream_options.include_usage` turned on when `requestUsage` (so tokens can be counted), or `stream_options`
+    /// left out altogether when not (for servers that reject the field); other bytes unchanged.
     public func upstreamBody(model upstreamModel: String, stream upstreamStream: Bool, requestUsage: Bool) -> ByteBuffer {
         body.withUnsafeReadableBytes { bytes in
             var editor = JSONObjectEditor()
@@ -94,9 +95,9 @@ public struct ClientRequest: Sendable {
                 editor.set("stream", rawValue: Array((upstreamStream ? "true" : "false").utf8))
             }
             let options = scan.member("stream_options")
-            if !upstreamStream {
+            if !upstreamStream || !requestUsage {
                 if options != nil { editor.remove("stream_options") }
-            } else if requestUsage && !includeUsage {
+            } else if !includeUsage {
                 let inner = options.map { UnsafeRawBufferPointer(rebasing: bytes[$0.valueRange]) }
                 if let options, options.kind == .object, let inner,
                     let nested = try? JSONObjectScan.scanObject(inner, in: 0..<inner.count)

@@ -20,6 +20,17 @@ public enum AttemptFailure: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// What a client may be told: the kind of failure, without transport details (addresses, host names), which
+    /// go to the gateway log only.
+    public var clientDescription: String {
+        switch self {
+        case .status(let code, _): String(code)
+        case .timeout: "timeout"
+        case .connection: "connection error"
+        case .invalidResponse: "invalid response"
+        }
+    }
+
     /// A short, fixed label for logs and metrics.
     public var kind: String {
         switch self {
@@ -68,18 +79,27 @@ public enum FailoverPolicy {
         return .milliseconds(Int(capped / 2 + capped / 2 * random))
     }
 
-    /// Parses `Retry-After` (seconds, or an HTTP date) and `retry-after-ms`, returning seconds.
+    /// The longest cooldown an upstream's `Retry-After` can impose (seconds); longer hints are capped.
+    public static let maximumRetryAfter: Double = 86_400
+
+    /// Parses `Retry-After` (seconds, or an HTTP date) and `retry-after-ms`, returning seconds in
+    /// `0...maximumRetryAfter`. Hints that are not finite, negative or unparsable are ignored.
     public static func retryAfter(seconds: String?, milliseconds: String?, now: Date) -> Double? {
-        if let milliseconds, let value = Double(milliseconds.trimmingCharacters(in: .whitespaces)), value >= 0 {
-            return value / 1000
+        if let milliseconds, let value = Double(milliseconds.trimmingCharacters(in: .whitespaces)) {
+            if let seconds = clampedHint(value / 1000) { return seconds }
         }
         guard let seconds = seconds?.trimmingCharacters(in: .whitespaces), !seconds.isEmpty else { return nil }
-        if let value = Double(seconds), value >= 0 { return value }
+        if let value = Double(seconds) { return clampedHint(value) }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        if let date = formatter.date(from: seconds) { return max(0, date.timeIntervalSince(now)) }
+        if let date = formatter.date(from: seconds) { return clampedHint(max(0, date.timeIntervalSince(now))) }
         return nil
+    }
+
+    private static func clampedHint(_ seconds: Double) -> Double? {
+        guard seconds.isFinite, seconds >= 0 else { return nil }
+        return min(seconds, maximumRetryAfter)
     }
 }

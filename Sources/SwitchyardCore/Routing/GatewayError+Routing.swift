@@ -17,9 +17,9 @@ extension GatewayError {
         var groups: [(provider: String, failures: [String])] = []
         for attempt in attempts {
             if let index = groups.firstIndex(where: { $0.provider == attempt.provider }) {
-                groups[index].failures.append(attempt.failure.description)
+                groups[index].failures.append(attempt.failure.clientDescription)
             } else {
-                groups.append((attempt.provider, [attempt.failure.description]))
+                groups.append((attempt.provider, [attempt.failure.clientDescription]))
             }
         }
         let summary = groups.map { "\($0.provider) (\($0.failures.joined(separator: ", ")))" }.joined(separator: "; ")
@@ -29,7 +29,7 @@ extension GatewayError {
             return nil
         }
         if !attempts.isEmpty && retryAfters.count == attempts.count {
-            let seconds = Int((retryAfters.min() ?? 0).rounded(.up))
+            let seconds = wholeSeconds(retryAfters.min() ?? 0)
             return GatewayError(
                 status: 429, type: "rate_limit_error", code: "rate_limit_exceeded", message: message,
                 headers: [HeaderField("retry-after", String(max(seconds, 1)))]
@@ -82,6 +82,13 @@ extension GatewayError {
     }
 
     private static func seconds(_ date: Date, _ now: Date) -> Int {
-        max(0, Int(date.timeIntervalSince(now).rounded(.up)))
+        wholeSeconds(date.timeIntervalSince(now))
+    }
+
+    /// Seconds rounded up for a `Retry-After` header or a message: never negative, and never a trapping
+    /// conversion (capped at a year).
+    static func wholeSeconds(_ interval: Double) -> Int {
+        guard interval.isFinite, interval > 0 else { return 0 }
+        return Int(min(interval, 31_536_000).rounded(.up))
     }
 }

@@ -77,8 +77,25 @@ extension GatewayError {
     public static func modelNotFound(_ model: String) -> GatewayError {
         GatewayError(
             status: 404, type: "invalid_request_error", code: "model_not_found", param: "model",
-            message: "The model '\(model)' does not exist or is not configured on this gateway."
+            message: "The model '\(clipped(model))' does not exist or is not configured on this gateway."
         )
+    }
+
+    /// The client went away before its answer was ready (nginx's 499); only the request log sees this.
+    public static let clientClosedRequest = GatewayError(
+        status: 499, type: "invalid_request_error", code: "client_disconnected",
+        message: "The client closed the connection before the answer was ready."
+    )
+
+    public static let shuttingDown = GatewayError(
+        status: 503, type: "api_error", code: "shutting_down",
+        message: "The gateway is shutting down; retry the request.",
+        headers: [HeaderField("retry-after", "1")]
+    )
+
+    /// A client-chosen string shortened for messages and logs, so that a huge value is never copied around.
+    public static func clipped(_ text: String, to limit: Int = 256) -> String {
+        text.utf8.count <= limit ? text : String(decoding: text.utf8.prefix(limit), as: UTF8.self) + "…"
     }
 
     public static func unauthorized(_ message: String) -> GatewayError {

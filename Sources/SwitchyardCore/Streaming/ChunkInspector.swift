@@ -16,31 +16,46 @@ public struct TokenUsage: Sendable, Equatable {
         self.estimated = estimated
     }
 
+    /// The largest count one request may report; an upstream claiming more is not believed (the request is then
+    /// counted by estimate), so no sum of counts can overflow.
+    public static let maximumCount = 10_000_000_000
+
     /// Reads an OpenAI `usage` object (`prompt_tokens`, `completion_tokens`, `total_tokens`); nil when it has none
-    /// of them as whole numbers.
+    /// of them as whole numbers, or when one of them is above `maximumCount`.
     public init?(usageObject bytes: UnsafeRawBufferPointer) {
         guard let scan = try? JSONObjectScan.scanObject(bytes, in: 0..<bytes.count) else { return nil }
-        func count(_ key: String) -> Int? {
-            guard let member = scan.member(key), member.kind == .number else { return nil }
+        enum Count { case absent, value(Int), unusable }
+        func count(_ key: String) -> Count {
+            guard let member = scan.member(key), member.kind == .number else { return .absent }
             var value = 0
             for byte in bytes[member.valueRange] {
-                guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
-                value = value &* 10 &+ Int(byte - UInt8(ascii: "0"))
+                guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return .absent }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+                if value > Self.maximumCount { return .unusable }
             }
-            return value
+            return .value(value)
         }
-        let prompt = count("prompt_tokens")
-        let completion = count("completion_tokens")
-        let total = count("total_tokens")
-        guard prompt != nil || completion != nil || total != nil else { return nil }
-        self.init(promptTokens: prompt ?? 0, completionTokens: completion ?? 0, totalTokens: total)
+        var counts: [Int?] = []
+        for key in ["prompt_tokens", "completion_tokens", "total_tokens"] {
+            switch count(key) {
+            case .absent: counts.append(nil)
+            case .value(let value): counts.append(value)
+            case .unusable: return nil
+            }
+        }
+        guard counts.contains(where: { $0 != nil }) else { return nil }
+        self.init(promptTokens: counts[0] ?? 0, completionTokens: counts[1] ?? 0, totalTokens: counts[2])
     }
 
     /// The `usage` member of a JSON object (a whole response or one stream chunk), if it is a usable object.
     public init?(inResponse bytes: UnsafeRawBufferPointer) {
-        guard let scan = try? JSONObjectScan.scanObject(bytes, in: 0..<bytes.count),
-            let member = scan.member("usage"), member.kind == .object
-        else { return nil }
+        guard let scan = try? JSONObjectScan.scanObject(bytes, in: 0..<bytes.count) else { return nil }
+        self.init(in: scan, of: bytes)
+    }
+
+    /// The `usage` member of an object already scanned.
+    public init?(in scan: JSONObjectScan, of bytes: UnsafeRawBufferPointer) {
+        guard let member = scan.member("usage"), member.kind == .object else { return nil }
         self.init(usageObject: UnsafeRawBufferPointer(rebasing: bytes[member.valueRange]))
     }
 

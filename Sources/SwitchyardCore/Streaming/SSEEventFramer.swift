@@ -6,8 +6,11 @@ import NIOCore
 /// An event ends with a blank line; lines may end with LF, CRLF or CR (the SSE grammar). Each returned event
 /// holds its original bytes including the blank line, so relaying every event reproduces the stream exactly.
 /// Bytes of an event that has not ended yet are held until it does: a relay built on this never forwards half an
-/// event, so a stream that breaks can still be ended with a well-formed error event.
+/// event, so a stream that breaks can still be ended with a well-formed error event. What is held is bounded:
+/// an event longer than `maximumEventBytes` is an error, so an upstream that never ends an event cannot make the
+/// gateway buffer without limit.
 public struct SSEEventFramer: Sendable {
+    public let maximumEventBytes: Int
     private var pending = ByteBuffer()
     private var atLineStart = true
     private var afterCR = false
@@ -16,13 +19,16 @@ public struct SSEEventFramer: Sendable {
     /// The stream has used a bare CR (not part of a CRLF) as a line end, so a final CR need not wait for an LF.
     private var sawBareCR = false
 
-    public init() {}
+    public init(maximumEventBytes: Int = .max) {
+        self.maximumEventBytes = maximumEventBytes
+    }
 
     /// Bytes received that do not yet form a complete event.
     public var pendingByteCount: Int { pending.readableBytes }
 
-    /// Adds `chunk` and returns the events it completes, in order.
-    public mutating func append(_ chunk: ByteBuffer) -> [ByteBuffer] {
+    /// Adds `chunk` and returns the events it completes, in order; throws when an event (complete or not) is longer
+    /// than `maximumEventBytes`.
+    public mutating func append(_ chunk: ByteBuffer) throws(SSEEventTooLarge) -> [ByteBuffer] {
         var buffer: ByteBuffer
         let scanFrom: Int
         if pending.readableBytes == 0 {
@@ -105,19 +111,27 @@ public struct SSEEventFramer: Sendable {
         }
         guard let last = boundaries.last else {
             if scanFrom == 0 { pending = chunk }
+            if pending.readableBytes > maximumEventBytes { throw SSEEventTooLarge(limit: maximumEventBytes) }
             return []
         }
         var events: [ByteBuffer] = []
         events.reserveCapacity(boundaries.count)
         var start = 0
         for end in boundaries {
+            if end - start > maximumEventBytes { throw SSEEventTooLarge(limit: maximumEventBytes) }
             events.append(buffer.getSlice(at: buffer.readerIndex + start, length: end - start)!)
             start = end
         }
         buffer.moveReaderIndex(forwardBy: last)
         pending = buffer.readableBytes == 0 ? ByteBuffer() : buffer
+        if pending.readableBytes > maximumEventBytes { throw SSEEventTooLarge(limit: maximumEventBytes) }
         return events
     }
+}
+
+/// An upstream event longer than the framer's limit.
+public struct SSEEventTooLarge: Error, Sendable, Equatable {
+    public var limit: Int
 }
 
 /// Reading the fields of one raw event.

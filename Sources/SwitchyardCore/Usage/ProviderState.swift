@@ -40,31 +40,50 @@ public final class ProviderState: Sendable {
 }
 
 /// All provider states by key; a reload keeps the states of providers that still exist.
+///
+/// States of providers a reload removed are retired rather than dropped: requests still in flight on them settle
+/// into their counters, which must still be saved. A retired state is let go once its counter is quiescent, or
+/// taken back if a later reload configures the provider again.
 public final class ProviderStates: Sendable {
-    private let states = Mutex<[ProviderKey: ProviderState]>([:])
+    private struct Members {
+        var current: [ProviderKey: ProviderState] = [:]
+        var retired: [ProviderKey: ProviderState] = [:]
+    }
+
+    private let members = Mutex(Members())
 
     public init() {}
 
-    /// The states for every provider in `config`: existing ones are kept, new ones made by `makeCounter`.
-    /// Returns them with the states of providers no longer configured (which are dropped).
+    /// The states for every provider in `config`: existing (or retired) ones are kept, new ones made by
+    /// `makeCounter`. Returns them with the states of providers no longer configured.
     public func adopt(_ config: GatewayConfig, makeCounter: (ProviderKey) -> UsageCounter)
         -> (current: [ProviderKey: ProviderState], removed: [ProviderState])
     {
-        states.withLock { states in
+        members.withLock { members in
             var current: [ProviderKey: ProviderState] = [:]
             for model in config.models {
                 for provider in model.providers {
                     let key = ProviderKey(model: model.name, provider: provider.name)
-                    current[key] = states[key] ?? ProviderState(key: key, usage: makeCounter(key))
+                    current[key] = members.current[key] ?? members.retired.removeValue(forKey: key)
+                        ?? ProviderState(key: key, usage: makeCounter(key))
                 }
             }
-            let removed = states.filter { current[$0.key] == nil }.map(\.value)
-            states = current
+            let removed = members.current.filter { current[$0.key] == nil }.map(\.value)
+            for state in removed { members.retired[state.key] = state }
+            members.current = current
             return (current, removed)
         }
     }
 
+    /// Current and retired states (every counter that may still need saving).
     public var all: [ProviderState] {
-        states.withLock { Array($0.values) }
+        members.withLock { Array($0.current.values) + Array($0.retired.values) }
+    }
+
+    /// Lets go of retired states whose counters have nothing left to settle or save.
+    public func releaseQuiescentRetired() {
+        members.withLock { members in
+            members.retired = members.retired.filter { !$0.value.usage.isQuiescent }
+        }
     }
 }

@@ -28,6 +28,8 @@ public final class UsageCounter: Sendable {
         /// Changes on every reset, so a reservation taken before a reset is not given back to the new period.
         var period = 0
         var dirty = false
+        /// Leases handed out and not yet settled or released.
+        var openLeases = 0
     }
 
     public let key: ProviderKey
@@ -64,25 +66,41 @@ public final class UsageCounter: Sendable {
             if let limits, Self.exhausted(state.usage, limits) { return nil }
             state.usage.requests += 1
             state.dirty = true
+            state.openLeases += 1
             return UsageLease(counter: self, period: state.period)
         }
     }
 
     fileprivate func release(period: Int) {
         state.withLock { state in
+            state.openLeases -= 1
             guard state.period == period, state.usage.requests > 0 else { return }
             state.usage.requests -= 1
             state.dirty = true
         }
     }
 
-    fileprivate func add(_ usage: TokenUsage) {
-        guard usage.totalTokens > 0 else { return }
+    fileprivate func settle(_ usage: TokenUsage?) {
         state.withLock { state in
-            state.usage.tokens += usage.totalTokens
-            if usage.estimated { state.usage.estimatedTokens += usage.totalTokens }
+            state.openLeases -= 1
+            guard let usage, usage.totalTokens > 0 else { return }
+            state.usage.tokens = Self.saturatingSum(state.usage.tokens, usage.totalTokens)
+            if usage.estimated {
+                state.usage.estimatedTokens = Self.saturatingSum(state.usage.estimatedTokens, usage.totalTokens)
+            }
             state.dirty = true
         }
+    }
+
+    /// Whether every lease has been settled or released and every change saved: a counter of a provider that a
+    /// reload removed can then be let go.
+    public var isQuiescent: Bool {
+        state.withLock { $0.openLeases == 0 && !$0.dirty }
+    }
+
+    private static func saturatingSum(_ a: Int, _ b: Int) -> Int {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? Int.max : sum
     }
 
     /// Starts a new period at `date`.
@@ -132,6 +150,6 @@ public struct UsageLease: Sendable {
 
     /// The request was served: add its tokens.
     public func settle(_ usage: TokenUsage?) {
-        if let usage { counter.add(usage) }
+        counter.settle(usage)
     }
 }

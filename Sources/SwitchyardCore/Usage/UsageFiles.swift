@@ -60,13 +60,13 @@ public struct UsageFiles: Sendable {
         func count(_ name: String) -> Int? {
             guard let value = object[name] else { return 0 }
             guard let number = value as? NSNumber, number.doubleValue >= 0,
-                number.doubleValue == number.doubleValue.rounded()
+                number.doubleValue == number.doubleValue.rounded(), number.doubleValue <= 1e18
             else { return nil }
             return number.intValue
         }
         guard let requests = count("requests"), let tokens = count("tokens"), let estimated = count("estimated_tokens")
         else {
-            return .unreadable("\(path) has counts that are not whole numbers")
+            return .unreadable("\(path) has counts that are not whole numbers between 0 and 10^18")
         }
         var lastReset = now
         switch object["last_reset"] {

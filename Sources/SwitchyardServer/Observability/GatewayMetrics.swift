@@ -76,6 +76,23 @@ final class GatewayMetrics: Sendable {
         handle(key) { CoreMetrics.Gauge(label: $0, dimensions: $1, factory: factory) }
     }
 
+    /// Removes every series of `providers` (after a reload dropped them), so scrapes stop reporting them.
+    func forget(_ providers: Set<ProviderKey>) {
+        guard !providers.isEmpty else { return }
+        let gone = handles.withLock { handles -> [AnyObject] in
+            let keys = handles.keys.filter { providers.contains(ProviderKey(model: $0.model, provider: $0.provider)) }
+            return keys.compactMap { handles.removeValue(forKey: $0) }
+        }
+        for metric in gone {
+            switch metric {
+            case let counter as CoreMetrics.Counter: counter.destroy()
+            case let timer as CoreMetrics.Timer: timer.destroy()
+            case let gauge as CoreMetrics.Gauge: gauge.destroy()
+            default: break
+            }
+        }
+    }
+
     // MARK: Recording
 
     func requestStarted() { inFlight.increment() }

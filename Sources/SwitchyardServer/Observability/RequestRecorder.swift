@@ -16,7 +16,8 @@ struct RequestRecorder: Sendable {
     func finish(_ trace: RequestTrace, status: Int) {
         guard let summary = trace.finish(status: status) else { return }
         metrics.requestEnded()
-        let model = summary.model ?? "none"
+        // Only configured names become label values: a client's made-up model name would be a series forever.
+        let model = summary.model.map { state.table.route(for: $0) == nil ? "unknown" : $0 } ?? "none"
         let provider = summary.provider ?? "none"
         metrics.request(model: model, provider: provider, status: status)
         metrics.overhead(summary.overhead)
@@ -37,9 +38,9 @@ struct RequestRecorder: Sendable {
         var line = JSONLine()
         line.field("time", string: LogTime.format(trace.startedAt))
         line.field("request_id", string: trace.id)
-        line.field("method", string: trace.method)
-        line.field("path", string: trace.path)
-        line.field("model", string: summary.model)
+        line.field("method", string: GatewayError.clipped(trace.method))
+        line.field("path", string: GatewayError.clipped(trace.path))
+        line.field("model", string: summary.model.map { GatewayError.clipped($0) })
         line.field("stream", raw: summary.stream ? "true" : "false")
         line.field("status", raw: String(summary.status))
         line.field("provider", string: summary.provider)

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import SwitchyardCore
 
 /// Serves one OpenAI request: picks providers in route order, retries and fails over by the failover policy, and
@@ -35,10 +36,41 @@ struct ProxyEngine: Sendable {
             throw GatewayError.modelNotFound(clientRequest.model)
         }
         let clientHeaders = request.headers.map { HeaderField($0.name.rawName, $0.value) }
+
+        // Until the answer is handed over, the client may leave at any moment (while an upstream thinks, between
+        // retries): its connection closing stops the attempts, which cancels the upstream request and gives the
+        // lease back. Shutdown stops them too, once the grace period in force then is over.
+        let requestGuard = StreamGuard(idleTimeout: nil, eventLoop: context.eventLoop)
+        let connection = context.channel
+        connectionWatch.watch(connection, stopping: requestGuard)
+        defer { connectionWatch.end(connection, stopping: requestGuard) }
+        do {
+            return try await withGracefulShutdownHandler {
+                try await requestGuard.run { _ in
+                    try await serve(clientRequest, route: route, global: global, clientHeaders: clientHeaders, context: context)
+                }
+            } onGracefulShutdown: { [state] in
+                requestGuard.stop(.shuttingDown, after: .fromSeconds(state.table.config.global.shutdownGraceSeconds))
+            }
+        } catch let stop as StreamStop {
+            switch stop {
+            case .clientDisconnected:
+                context.logger.info("Client disconnected before the answer for model \(route.name); upstream request cancelled")
+                throw GatewayError.clientClosedRequest
+            case .shuttingDown, .idleTimeout:
+                throw GatewayError.shuttingDown
+            }
+        }
+    }
+
+    /// Tries providers in route order, retrying and failing over by the failover policy.
+    private func serve(
+        _ clientRequest: ClientRequest, route: ModelRoute, global: GlobalSettings, clientHeaders: [HeaderField],
+        context: GatewayRequestContext
+    ) async throws -> Response {
         let logger = context.logger
         let clock = state.clock
         let timeZone = state.timeZone
-
         var plan = route.makePlan()
         var attempts: [AttemptRecord] = []
         let startedAt = clock.now()
@@ -63,7 +95,8 @@ struct ProxyEngine: Sendable {
                 let attemptStarted = ContinuousClock.now
                 do {
                     result = try await attempt(
-                        upstreamRequest, provider: provider, lease: lease, client: clientRequest, context: context
+                        upstreamRequest, provider: provider, lease: lease, client: clientRequest, global: global,
+                        context: context
                     )
                 } catch {
                     lease.release()
@@ -79,8 +112,6 @@ struct ProxyEngine: Sendable {
                     return response
                 case .streaming(let response):
                     observe(provider, route: route, result: "ok", latency: latency, context: context)
-                    context.trace?.streaming(from: provider.name)
-                    metrics.streamOpened()
                     return response
                 case .failed(let attemptFailure, let answer):
                     observe(provider, route: route, result: attemptFailure.kind, latency: latency, context: context)
@@ -119,7 +150,7 @@ struct ProxyEngine: Sendable {
             throw error
         }
         let error = GatewayError.allProvidersFailed(model: route.name, attempts: attempts)
-        logger.error("ERROR \(error.message)")
+        logger.error("ERROR all providers for model \(route.name) failed: \(attempts.map { "\($0.provider) (\($0.failure))" }.joined(separator: "; "))")
         throw error
     }
 
@@ -150,7 +181,7 @@ struct ProxyEngine: Sendable {
     /// relay, which settles it when the stream ends); on failure the caller decides what happens to it.
     private func attempt(
         _ upstreamRequest: UpstreamRequest, provider: ProviderConfig, lease: UsageLease, client: ClientRequest,
-        context: GatewayRequestContext
+        global: GlobalSettings, context: GatewayRequestContext
     ) async throws -> AttemptResult {
         let response: UpstreamResponse
         do {
@@ -181,10 +212,15 @@ struct ProxyEngine: Sendable {
         do {
             if response.isEventStream {
                 if client.stream {
-                    return try await openRelay(response, provider: provider, lease: lease, client: client, context: context)
+                    return try await openRelay(
+                        response, provider: provider, lease: lease, client: client, global: global, context: context
+                    )
+                }
+                guard provider.streamSupport else {
+                    return .failed(.invalidResponse("an event stream from a provider configured not to stream"), upstreamAnswer: nil)
                 }
                 let (answer, usage) = try await aggregate(
-                    response, client: client, lease: lease, idleTimeout: idleTimeout, eventLoop: eventLoop
+                    response, client: client, lease: lease, idleTimeout: idleTimeout, global: global, eventLoop: eventLoop
                 )
                 var headers: HTTPFields = [.contentType: "application/json"]
                 headers.append(providerHeader)
@@ -193,11 +229,15 @@ struct ProxyEngine: Sendable {
             // Small non-stream answers usually arrive with their headers; a stall is caught by the client's read
             // timeout, which spares the hot path a watchdog task per request.
             let answer = try await response.body.collect(upTo: Self.maximumUpstreamBodyBytes)
+            // A 2xx that is not a JSON object (an HTML page from a wrong path, a truncated body) is not an answer.
+            guard let scan = try? JSONObjectScan(answer) else {
+                return .failed(.invalidResponse("the answer is not a JSON object"), upstreamAnswer: nil)
+            }
             let events = try client.stream
                 ? StreamSynthesizer.stream(fromResponse: answer, endpoint: client.endpoint, includeUsage: client.includeUsage)
                 : nil
             let usage = Self.settle(
-                lease, client: client, reported: answer.withUnsafeReadableBytes { TokenUsage(inResponse: $0) },
+                lease, client: client, reported: answer.withUnsafeReadableBytes { TokenUsage(in: scan, of: $0) },
                 generatedCharacters: UsageEstimate.completionCharacters(inResponse: answer)
             )
             if let events {
@@ -215,19 +255,24 @@ struct ProxyEngine: Sendable {
         }
     }
 
-    /// Reads an upstream stream to its end and builds one non-stream answer from it.
+    /// Reads an upstream stream to its end and builds one non-stream answer from it, holding no more than a
+    /// non-stream answer may be.
     private func aggregate(
         _ response: UpstreamResponse, client: ClientRequest, lease: UsageLease, idleTimeout: TimeAmount,
-        eventLoop: any EventLoop
+        global: GlobalSettings, eventLoop: any EventLoop
     ) async throws -> (ByteBuffer, TokenUsage) {
         let endpoint = client.endpoint
         let body = response.body
+        let maximumEventBytes = global.maxStreamEventBytes
         let (bytes, usage, characters) = try await StreamGuard.run(idleTimeout: idleTimeout, eventLoop: eventLoop) { streamGuard in
-            var framer = SSEEventFramer()
+            var framer = SSEEventFramer(maximumEventBytes: maximumEventBytes)
             var aggregator = StreamAggregator(endpoint: endpoint)
+            var received = 0
             while let chunk = try await body.next() {
                 streamGuard.touch()
-                for event in framer.append(chunk) {
+                received += chunk.readableBytes
+                guard received <= Self.maximumUpstreamBodyBytes else { throw UpstreamBodyTooLarge(limit: Self.maximumUpstreamBodyBytes) }
+                for event in try framer.append(chunk) {
                     if let data = SSEEvent.data(of: event) { try aggregator.add(data: data) }
                 }
             }
@@ -241,38 +286,39 @@ struct ProxyEngine: Sendable {
         return (ByteBuffer(bytes: bytes), counted)
     }
 
-    /// Waits for the upstream stream's first event, then commits: the client gets a 200 event stream that relays
-    /// the rest. Until that first event, a failure is still an ordinary failed attempt.
+    /// Waits for the upstream stream's first data event, then commits: the client gets a 200 event stream that
+    /// relays the rest. Until then (comments and keep-alives do not count) a failure is still an ordinary failed
+    /// attempt, and another provider can take over unseen.
     private func openRelay(
         _ response: UpstreamResponse, provider: ProviderConfig, lease: UsageLease, client: ClientRequest,
-        context: GatewayRequestContext
+        global: GlobalSettings, context: GatewayRequestContext
     ) async throws -> AttemptResult {
         let body = response.body
+        let maximumEventBytes = global.maxStreamEventBytes
         let (framer, firstEvents) = try await StreamGuard.run(
             idleTimeout: .fromSeconds(provider.timeout), eventLoop: context.eventLoop
         ) { streamGuard in
-            var framer = SSEEventFramer()
+            var framer = SSEEventFramer(maximumEventBytes: maximumEventBytes)
+            var events: [ByteBuffer] = []
             while let chunk = try await body.next() {
                 streamGuard.touch()
-                let events = framer.append(chunk)
-                if !events.isEmpty { return (framer, events) }
+                let framed = try framer.append(chunk)
+                events += framed
+                if framed.contains(where: { SSEEvent.data(of: $0) != nil }) { return (framer, events) }
             }
             return (framer, [])
         }
-        guard !firstEvents.isEmpty else {
-            return .failed(.invalidResponse("the stream ended before its first event"), upstreamAnswer: nil)
+        guard let firstData = firstEvents.lazy.compactMap(SSEEvent.data(of:)).first else {
+            return .failed(.invalidResponse("the stream ended before its first data event"), upstreamAnswer: nil)
         }
-        if let data = SSEEvent.data(of: firstEvents[0]), ChunkInfo(data: data).isError {
-            let message = String(buffer: data).prefix(300)
-            return .failed(.invalidResponse("the stream began with an error: \(message)"), upstreamAnswer: nil)
+        if ChunkInfo(data: firstData).isError {
+            context.logger.warning("Provider \(provider.name) began its stream with an error: \(String(buffer: firstData).prefix(300))")
+            return .failed(.invalidResponse("the stream began with an error event"), upstreamAnswer: nil)
         }
-        let (metrics, recorder, trace, model) = (metrics, recorder, context.trace, client.model)
-        let relay = StreamRelay(
-            body: body, framer: framer, firstEvents: firstEvents, clientWantsUsage: client.includeUsage,
-            idleTimeout: .fromSeconds(provider.timeout), eventLoop: context.eventLoop, provider: provider.name,
-            logger: context.logger, connectionWatch: connectionWatch,
-            shutdownGrace: .fromSeconds(state.table.config.global.shutdownGraceSeconds)
-        ) { report in
+        let (metrics, recorder, trace, model, state) = (metrics, recorder, context.trace, client.model, state)
+        trace?.streaming(from: provider.name)
+        metrics.streamOpened()
+        let settlement = RelaySettlement { report in
             // A stream that broke or was abandoned still counts what it delivered.
             let usage = Self.settle(lease, client: client, reported: report.usage, generatedCharacters: report.generatedBytes)
             metrics.streamClosed()
@@ -285,6 +331,12 @@ struct ProxyEngine: Sendable {
                 recorder.finish(trace, status: 200)
             }
         }
+        let relay = StreamRelay(
+            body: body, framer: framer, firstEvents: firstEvents, clientWantsUsage: client.includeUsage,
+            idleTimeout: .fromSeconds(provider.timeout), eventLoop: context.eventLoop, provider: provider.name,
+            logger: context.logger, connectionWatch: connectionWatch,
+            shutdownGrace: { .fromSeconds(state.table.config.global.shutdownGraceSeconds) }, settlement: settlement
+        )
         let connection = context.channel
         let headers = Self.eventStreamHeaders(HTTPField(name: .switchyardProvider, value: provider.name))
         return .streaming(
@@ -341,6 +393,9 @@ struct ProxyEngine: Sendable {
         }
         if let unusable = error as? UnusableAnswer {
             return .invalidResponse(unusable.reason)
+        }
+        if let tooLarge = error as? SSEEventTooLarge {
+            return .invalidResponse("an event is larger than \(tooLarge.limit) bytes")
         }
         return .connection(String(String(describing: error).prefix(200)))
     }

@@ -11,12 +11,12 @@ enum StreamStop: Error, Equatable {
     case shuttingDown
 }
 
-/// Bounds the silence of one upstream body and lets a client disconnect stop it.
+/// Bounds the silence of one upstream body and lets a client disconnect (or shutdown) stop it.
 ///
 /// The operation runs in a child task while the calling task waits on a continuation, which is resumed by
 /// whichever comes first: the operation ending, an event-loop timer (when `touch()` has not been called for
-/// `idleTimeout`), or `stop(_:)`. When the guard trips, the operation's task is cancelled, which cancels the
-/// upstream request. Costs per stream: one child task and one timer, and an atomic store per chunk.
+/// `idleTimeout`, if set), or `stop(_:)`. When the guard trips, the operation's task is cancelled, which cancels the
+/// upstream request. Costs per use: one child task, one timer when idle-bounded, and an atomic store per chunk.
 final class StreamGuard: Sendable {
     private enum Outcome {
         case stopped(StreamStop)
@@ -29,12 +29,12 @@ final class StreamGuard: Sendable {
         var timer: Scheduled<Void>?
     }
 
-    private let idleTimeout: TimeAmount
+    private let idleTimeout: TimeAmount?
     private let eventLoop: any EventLoop
     private let lastActivity: Atomic<Int64>
     private let state = Mutex(State())
 
-    init(idleTimeout: TimeAmount, eventLoop: any EventLoop) {
+    init(idleTimeout: TimeAmount?, eventLoop: any EventLoop) {
         self.idleTimeout = idleTimeout
         self.eventLoop = eventLoop
         self.lastActivity = Atomic(NIODeadline.now().uptimeNanoseconds.clampedToInt64)
@@ -120,6 +120,7 @@ final class StreamGuard: Sendable {
     }
 
     private func armTimer() {
+        guard let idleTimeout else { return }
         let deadline = NIODeadline.uptimeNanoseconds(UInt64(lastActivity.load(ordering: .relaxed))) + idleTimeout
         let timer = eventLoop.scheduleTask(deadline: deadline) { [self] in
             let idleSince = NIODeadline.uptimeNanoseconds(UInt64(lastActivity.load(ordering: .relaxed)))

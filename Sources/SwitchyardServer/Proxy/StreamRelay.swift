@@ -49,9 +49,9 @@ struct StreamRelay: Sendable {
     let provider: String
     let logger: Logger
     let connectionWatch: ClientConnectionWatch
-    /// How long the stream may go on once the gateway starts shutting down.
-    let shutdownGrace: TimeAmount
-    let onFinish: @Sendable (RelayReport) -> Void
+    /// How long the stream may go on once the gateway starts shutting down (read then, so a reload applies).
+    let shutdownGrace: @Sendable () -> TimeAmount
+    let settlement: RelaySettlement
 
     func run(writer: inout any ResponseBodyWriter, clientConnection: any Channel) async throws {
         let sink = ClientSink(writer)
@@ -66,7 +66,7 @@ struct StreamRelay: Sendable {
                     try await pump(into: sink, progress: progress, streamGuard: streamGuard)
                 }
             } onGracefulShutdown: { [shutdownGrace] in
-                streamGuard.stop(.shuttingDown, after: shutdownGrace)
+                streamGuard.stop(.shuttingDown, after: shutdownGrace())
             }
             outcome = .completed
         } catch StreamStop.shuttingDown {
@@ -74,6 +74,9 @@ struct StreamRelay: Sendable {
         } catch StreamStop.idleTimeout {
             outcome = .failed(reason: "no data from the upstream for \(Double(idleTimeout.nanoseconds) / 1e9) s")
         } catch let failure as UpstreamStreamFailure {
+            if let detail = failure.detail {
+                logger.error("ERROR stream from provider \(provider): \(detail)")
+            }
             outcome = .failed(reason: failure.reason)
         } catch {
             // A write to the client failed, the client disconnected, or the task was cancelled.
@@ -84,14 +87,14 @@ struct StreamRelay: Sendable {
             if !progress.sawError {
                 let error = GatewayError(
                     status: 502, type: "api_error", code: "upstream_stream_error",
-                    message: "The upstream provider failed during the stream: \(reason)."
+                    message: "The upstream provider \(provider) failed during the stream: \(reason)."
                 )
                 try? await writer.write(ByteBuffer(bytes: error.sseEvent))
             }
         } else if outcome == .clientGone {
             logger.info("Client disconnected from a stream of provider \(provider); upstream request cancelled")
         }
-        onFinish(
+        settlement.finish(
             RelayReport(
                 outcome: outcome, usage: progress.usage, generatedBytes: progress.generatedBytes,
                 firstWriteAt: sink.firstWriteAt
@@ -111,11 +114,18 @@ struct StreamRelay: Sendable {
                 chunk = try await body.next()
             } catch {
                 if Task.isCancelled { throw CancellationError() }
-                throw UpstreamStreamFailure(reason: "connection error: \(String(describing: error).prefix(200))")
+                throw UpstreamStreamFailure(
+                    reason: "the connection to the upstream broke", detail: String(String(describing: error).prefix(300))
+                )
             }
             guard let chunk else { break }
             streamGuard.touch()
-            let events = framer.append(chunk)
+            let events: [ByteBuffer]
+            do {
+                events = try framer.append(chunk)
+            } catch {
+                throw UpstreamStreamFailure(reason: "the upstream sent an event larger than \(error.limit) bytes")
+            }
             if !events.isEmpty {
                 try await deliver(events, to: sink, progress: progress)
             }
@@ -155,7 +165,10 @@ struct StreamRelay: Sendable {
 }
 
 struct UpstreamStreamFailure: Error {
+    /// What the client is told (no addresses or transport details).
     var reason: String
+    /// What only the gateway log gets.
+    var detail: String? = nil
 }
 
 /// The client side of a relay, moved into the relay's child task. Only that task writes while it runs; the

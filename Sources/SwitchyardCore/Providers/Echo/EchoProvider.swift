@@ -13,7 +13,7 @@ public struct EchoAdapter: ProviderAdapter {
         UpstreamRequest(
             url: "echo:" + request.endpoint.upstreamPath,
             headers: [],
-            body: request.upstreamBody(model: provider.model, stream: upstreamStream, requestUsage: upstreamStream),
+            body: request.upstreamBody(model: provider.model, stream: upstreamStream, requestUsage: upstreamStream && provider.sendStreamOptions),
             endpoint: request.endpoint,
             stream: upstreamStream
         )

@@ -21,7 +21,7 @@ public struct OpenAIAdapter: ProviderAdapter {
         return UpstreamRequest(
             url: provider.endpoint + request.endpoint.upstreamPath,
             headers: headers,
-            body: request.upstreamBody(model: provider.model, stream: upstreamStream, requestUsage: upstreamStream),
+            body: request.upstreamBody(model: provider.model, stream: upstreamStream, requestUsage: upstreamStream && provider.sendStreamOptions),
             endpoint: request.endpoint,
             stream: upstreamStream
         )

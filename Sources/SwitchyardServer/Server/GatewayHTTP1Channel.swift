@@ -1,0 +1,208 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import SwitchyardCore
+
+/// What a client connection may hold: read from the config in force when the connection is accepted.
+struct ClientConnectionLimits: Sendable {
+    /// From a request head's first byte to its last.
+    var headTimeout: TimeAmount
+    /// Between requests on a keep-alive connection.
+    var keepAliveTimeout: TimeAmount
+    /// Request line and headers together.
+    var maxHeadBytes: Int
+
+    init(_ global: GlobalSettings) {
+        headTimeout = .fromSeconds(global.requestHeadTimeoutSeconds)
+        keepAliveTimeout = .fromSeconds(global.keepAliveTimeoutSeconds)
+        maxHeadBytes = global.maxRequestHeadBytes
+    }
+}
+
+/// Hummingbird's HTTP/1 channel with limits on what a client can make the gateway hold: a request head must arrive
+/// within `headTimeout` of its first byte (else 408) and within `maxHeadBytes` (else 431), and an idle keep-alive
+/// connection is closed after `keepAliveTimeout`. None of these apply while a response is being written, so long
+/// streams and slow upstreams are never cut.
+struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
+    typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
+
+    let responder: HTTPChannelHandler.Responder
+    let limits: @Sendable () -> ClientConnectionLimits
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let limits = limits()
+            var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+            decoderLimits.maxHeaderFieldSize = limits.maxHeadBytes
+            decoderLimits.maxHeaderListSize = limits.maxHeadBytes
+            let pipeline = channel.pipeline.syncOperations
+            let headGuard = RequestHeadGuard(timeout: limits.headTimeout, maxBytes: limits.maxHeadBytes)
+            // First in the pipeline: it sees raw bytes before the decoder and writes its answers straight out.
+            try pipeline.addHandler(headGuard)
+            try pipeline.configureHTTPServerPipeline(
+                withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
+                withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits
+            )
+            try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+            try pipeline.addHandler(RequestHeadWatcher(headGuard: headGuard))
+            try pipeline.addHandler(
+                HTTPConnectionStateHandler(idleTimeout: .nanoseconds(limits.keepAliveTimeout.nanoseconds), logger: logger)
+            )
+            return try NIOAsyncChannel(
+                wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true)
+            )
+        }
+    }
+
+    func handle(value asyncChannel: Value, logger: Logger) async {
+        await handleHTTP(asyncChannel: asyncChannel, logger: logger)
+    }
+}
+
+/// Times and measures each request head from its first raw byte until the decoder has parsed it
+/// (`RequestHeadWatcher` reports that), and answers 408 or 431 itself, in OpenAI's error shape, when a head takes
+/// too long or grows too large.
+final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum Phase {
+        /// Between requests: no byte of the next head yet (the keep-alive timeout applies).
+        case waitingForHead
+        /// Bytes of a head have arrived, `received` so far, and its timer runs.
+        case readingHead(received: Int, timer: Scheduled<Void>)
+        /// The head was parsed; the request is being read or answered.
+        case inRequest
+        /// An error answer was sent and the connection is closing.
+        case rejected
+    }
+
+    private let timeout: TimeAmount
+    private let maxBytes: Int
+    private var phase = Phase.waitingForHead
+    private var context: ChannelHandlerContext?
+
+    init(timeout: TimeAmount, maxBytes: Int) {
+        self.timeout = timeout
+        self.maxBytes = maxBytes
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if case .readingHead(_, let timer) = phase { timer.cancel() }
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data).readableBytes
+        switch phase {
+        case .rejected:
+            return
+        case .waitingForHead:
+            guard bytes > 0 else { break }
+            let timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+                if case .readingHead = phase { reject(.requestTimeout) }
+            }
+            phase = .readingHead(received: bytes, timer: timer)
+        case .readingHead(let received, let timer):
+            phase = .readingHead(received: received + bytes, timer: timer)
+        case .inRequest:
+            break
+        }
+        // The decoder runs inside this call: a head completed by these bytes has moved the phase on by its return.
+        context.fireChannelRead(data)
+        if case .readingHead(let received, _) = phase, received > maxBytes {
+            reject(.headTooLarge)
+        }
+    }
+
+    /// The decoder produced a complete head.
+    func headReceived() {
+        if case .readingHead(_, let timer) = phase { timer.cancel() }
+        if case .rejected = phase { return }
+        phase = .inRequest
+    }
+
+    /// The response to the current request has been written: the next bytes start a new head.
+    func responseEnded() {
+        if case .inRequest = phase { phase = .waitingForHead }
+    }
+
+    enum Rejection {
+        case requestTimeout, headTooLarge
+    }
+
+    /// Answers with an error of our own and closes the connection.
+    func reject(_ rejection: Rejection) {
+        guard let context else { return }
+        if case .rejected = phase { return }
+        if case .readingHead(_, let timer) = phase { timer.cancel() }
+        phase = .rejected
+        let error: GatewayError
+        let statusLine: String
+        switch rejection {
+        case .requestTimeout:
+            statusLine = "408 Request Timeout"
+            error = GatewayError(
+                status: 408, type: "invalid_request_error", code: "request_timeout",
+                message: "The request head did not arrive within \(Double(timeout.nanoseconds) / 1e9) seconds."
+            )
+        case .headTooLarge:
+            statusLine = "431 Request Header Fields Too Large"
+            error = GatewayError(
+                status: 431, type: "invalid_request_error", code: "request_header_fields_too_large",
+                message: "The request line and headers are larger than the gateway's limit of \(maxBytes) bytes."
+            )
+        }
+        let body = error.body
+        var response = ByteBuffer()
+        response.writeString(
+            "HTTP/1.1 \(statusLine)\r\ncontent-type: application/json\r\ncontent-length: \(body.count)\r\nconnection: close\r\n\r\n"
+        )
+        response.writeBytes(body)
+        context.writeAndFlush(wrapOutboundOut(response)).whenComplete { _ in context.close(promise: nil) }
+    }
+}
+
+/// Tells `RequestHeadGuard` where requests begin and end, as the decoder sees them, and turns the decoder's own
+/// header-size error into a 431.
+final class RequestHeadWatcher: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let headGuard: RequestHeadGuard
+
+    init(headGuard: RequestHeadGuard) {
+        self.headGuard = headGuard
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) { headGuard.headReceived() }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { headGuard.responseEnded() }
+        context.write(data, promise: promise)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
+            headGuard.reject(.headTooLarge)
+            return
+        }
+        context.fireErrorCaught(error)
+    }
+}
