@@ -136,4 +136,15 @@ import Testing
         #expect(find(#""usage""usage""#, #""usage""#, from: 1) == 7..<14)
         #expect(find("", #""usage""#) == nil)
     }
+
+    @Test func usageCountsAboveTheMaximumAreNotBelieved() {
+        let huge = #"{"usage":{"prompt_tokens":9223372036854775807,"completion_tokens":9223372036854775807}}"#
+        #expect(bytes(huge).withUnsafeBytes { TokenUsage(inResponse: $0) } == nil)
+        let overflowing = #"{"usage":{"prompt_tokens":99999999999999999999999,"completion_tokens":1}}"#
+        #expect(bytes(overflowing).withUnsafeBytes { TokenUsage(inResponse: $0) } == nil)
+        let chunk = ChunkInfo(data: buffer(#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":9223372036854775807}}"#))
+        #expect(chunk.usage == nil)
+        let largest = #"{"usage":{"prompt_tokens":10000000000,"completion_tokens":10000000000}}"#
+        #expect(bytes(largest).withUnsafeBytes { TokenUsage(inResponse: $0) }?.totalTokens == 20_000_000_000)
+    }
 }

@@ -707,4 +707,80 @@ import Testing
         let line = ConfigSummary.line(for: try load(json).config.models[0])
         #expect(line == "gpt-4o: 3 providers (2 enabled); priority 1: a (openai, weight 5); priority 2: b (openai, weight 10, no stream)")
     }
+
+    // MARK: Ranges and empty secrets
+
+    @Test func numbersThatWouldTrapAreProblemsAtTheirLocation() throws {
+        let json = #"""
+            {"_global":{"cooldown_seconds":1e20,"max_request_body_mb":1e13,"shutdown_grace_seconds":1e10,
+            "default_timeout":1e300,"retry_backoff_ms":99999999999,"default_retry":1000000,
+            "request_head_timeout_seconds":0,"keep_alive_timeout_seconds":1e9,"max_request_head_kb":4096,
+            "max_stream_event_mb":1e6},
+            "gpt-4o":{"providers":[{"name":"a","endpoint":"https://a.example/v1","model":"x","timeout":1e12,
+            "weight":9223372036854775807,"retry":999,"priority":9223372036854775807,"max_context_length":1000000000,
+            "rate_limit":{"requests_per_period":9223372036854775807}}]}}
+            """#
+        #expect(
+            Set(try problems(json)) == [
+                "_global.cooldown_seconds: must be <= 86400",
+                "_global.max_request_body_mb: must be <= 1024",
+                "_global.shutdown_grace_seconds: must be <= 3600",
+                "_global.default_timeout: must be <= 3600",
+                "_global.retry_backoff_ms: must be <= 60000",
+                "_global.default_retry: must be <= 100",
+                "_global.request_head_timeout_seconds: must be > 0",
+                "_global.keep_alive_timeout_seconds: must be <= 3600",
+                "_global.max_request_head_kb: must be <= 1024",
+                "_global.max_stream_event_mb: must be <= 256",
+                "gpt-4o.providers[0].timeout: must be <= 3600",
+                "gpt-4o.providers[0].weight: must be <= 1000000",
+                "gpt-4o.providers[0].retry: must be <= 100",
+                "gpt-4o.providers[0].priority: must be <= 1000000",
+                "gpt-4o.providers[0].max_context_length: must be <= 100000000",
+                "gpt-4o.providers[0].rate_limit.requests_per_period: must be <= 1000000000000000",
+            ])
+    }
+
+    @Test func infinityAndNaNFromTheEnvironmentOrYAMLAreRejected() throws {
+        let json = #"{"_global":{"cooldown_seconds":"${C}"},"m":{"providers":[{"type":"echo","name":"e","timeout":"${T}"}]}}"#
+        #expect(
+            Set(try problems(json, environment: ["C": "inf", "T": "nan"])) == [
+                "_global.cooldown_seconds: must be a finite number", "m.providers[0].timeout: must be a finite number",
+            ])
+        let yaml = "_global:\n  shutdown_grace_seconds: .inf\nm:\n  providers:\n    - {type: echo, name: e}\n"
+        #expect(try problems(yaml, fileName: "provider.yaml") == ["_global.shutdown_grace_seconds: must be a finite number"])
+    }
+
+    @Test func newLimitsHaveDefaultsAndCanBeSet() throws {
+        let defaults = try load(#"{"m":{"providers":[{"type":"echo","name":"e"}]}}"#).config.global
+        #expect(defaults.requestHeadTimeoutSeconds == 30)
+        #expect(defaults.keepAliveTimeoutSeconds == 75)
+        #expect(defaults.maxRequestHeadBytes == 64 * 1024)
+        #expect(defaults.maxStreamEventBytes == 8 * 1024 * 1024)
+        let set = try load(
+            #"{"_global":{"request_head_timeout_seconds":5,"keep_alive_timeout_seconds":10,"max_request_head_kb":16,"max_stream_event_mb":1},"m":{"providers":[{"type":"echo","name":"e","send_stream_options":false}]}}"#
+        ).config
+        #expect(set.global.requestHeadTimeoutSeconds == 5)
+        #expect(set.global.keepAliveTimeoutSeconds == 10)
+        #expect(set.global.maxRequestHeadBytes == 16 * 1024)
+        #expect(set.global.maxStreamEventBytes == 1024 * 1024)
+        #expect(set.models[0].providers[0].sendStreamOptions == false)
+    }
+
+    @Test func aGatewayKeyFromAnEmptyEnvironmentVariableIsAProblemNotOpenAccess() throws {
+        let json = #"{"_global":{"api_key":"${GATEWAY_KEY}","admin_key":"${ADMIN_KEY}"},"m":{"providers":[{"type":"echo","name":"e"}]}}"#
+        #expect(
+            Set(try problems(json, environment: ["GATEWAY_KEY": "", "ADMIN_KEY": ""])) == [
+                #"_global.api_key: ${GATEWAY_KEY} is empty; set it, or write "" to run without a key"#,
+                #"_global.admin_key: ${ADMIN_KEY} is empty; set it, or write "" to run without a key"#,
+            ])
+        let list = #"{"_global":{"api_key":["${A}","k2"]},"m":{"providers":[{"type":"echo","name":"e"}]}}"#
+        #expect(try problems(list, environment: ["A": ""]) == ["_global.api_key[0]: must not be empty"])
+        // The literal empty string still means no authentication, as in the seed.
+        let open = try load(#"{"_global":{"api_key":""},"m":{"providers":[{"type":"echo","name":"e"}]}}"#)
+        #expect(open.config.global.apiKeys.isEmpty)
+        let set = try load(json, environment: ["GATEWAY_KEY": "sk-1", "ADMIN_KEY": "ad-1"])
+        #expect(set.config.global.apiKeys == ["sk-1"])
+        #expect(set.config.global.adminKey == "ad-1")
+    }
 }

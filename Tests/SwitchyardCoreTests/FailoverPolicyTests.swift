@@ -4,6 +4,37 @@ import Testing
 
 /// What to do after a failed attempt, how long to wait, and how long to skip a provider.
 @Suite struct FailoverPolicyTests {
+    @Test(arguments: ["1e19", "inf", "Infinity", "nan", "-5", "1e308", "99999999999999999999"])
+    func absurdRetryAfterHintsAreCappedOrIgnored(hint: String) {
+        let now = Date(timeIntervalSince1970: 1_700_000_000)
+        let seconds = FailoverPolicy.retryAfter(seconds: hint, milliseconds: nil, now: now)
+        if let seconds {
+            #expect(seconds.isFinite && seconds >= 0 && seconds <= FailoverPolicy.maximumRetryAfter, "\(hint)")
+        }
+        let milliseconds = FailoverPolicy.retryAfter(seconds: nil, milliseconds: hint, now: now)
+        if let milliseconds {
+            #expect(milliseconds.isFinite && milliseconds >= 0 && milliseconds <= FailoverPolicy.maximumRetryAfter, "\(hint)")
+        }
+        #expect(FailoverPolicy.retryAfter(seconds: "1e19", milliseconds: nil, now: now) == FailoverPolicy.maximumRetryAfter)
+        #expect(FailoverPolicy.retryAfter(seconds: "inf", milliseconds: nil, now: now) == nil)
+        #expect(FailoverPolicy.retryAfter(seconds: "-5", milliseconds: nil, now: now) == nil)
+        #expect(FailoverPolicy.retryAfter(seconds: "30", milliseconds: "nan", now: now) == 30, "a bad ms hint falls back")
+    }
+
+    @Test func aRetryAfterDateCenturiesAheadIsCapped() {
+        let now = Date(timeIntervalSince1970: 1_700_000_000)
+        let seconds = FailoverPolicy.retryAfter(seconds: "Fri, 31 Dec 9999 23:59:59 GMT", milliseconds: nil, now: now)
+        #expect(seconds == FailoverPolicy.maximumRetryAfter)
+    }
+
+    @Test func allProvidersRateLimitedForeverStillGivesAWholeRetryAfter() {
+        let error = GatewayError.allProvidersFailed(
+            model: "m", attempts: [AttemptRecord(provider: "a", failure: .status(429, retryAfter: .infinity))]
+        )
+        #expect(error.statusCode == 429)
+        #expect(error.headers.first { $0.name == "retry-after" }?.value == "1")
+    }
+
     func decide(_ failure: AttemptFailure) -> FailoverDecision {
         FailoverPolicy.decide(failure, defaultCooldown: 30)
     }

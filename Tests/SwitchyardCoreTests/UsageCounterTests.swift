@@ -351,4 +351,12 @@ import Testing
         #expect(final.tokens >= 1000)
         #expect(usage.reserve(limit) == nil)
     }
+
+    @Test func tokenTotalsSaturateInsteadOfOverflowing() {
+        let counter = UsageCounter(
+            key: ProviderKey(model: "m", provider: "p"), usage: UsageSnapshot(tokens: Int.max - 5, lastReset: Date())
+        )
+        counter.reserve(nil)?.settle(TokenUsage(promptTokens: 10, completionTokens: 10))
+        #expect(counter.snapshot.tokens == Int.max)
+    }
 }

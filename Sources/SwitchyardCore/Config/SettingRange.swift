@@ -34,6 +34,6 @@ public struct SettingRange: Sendable, Equatable {
     }
 
     static func format(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+        value == value.rounded() && abs(value) < 1e18 ? String(Int(value)) : String(value)
     }
 }

@@ -174,8 +174,8 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
-/// Tells `RequestHeadGuard` where requests begin and end, as the decoder sees them, and turns the decoder's own
-/// header-size error into a 431.
+/// Tells `RequestHeadGuard` where requests begin and end, as the decoder sees them, turns the decoder's own
+/// header-size error into a 431, and closes the connection when the client closes its side.
 final class RequestHeadWatcher: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -196,6 +196,15 @@ final class RequestHeadWatcher: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) { headGuard.responseEnded() }
         context.write(data, promise: promise)
+    }
+
+    /// The server allows half-closed connections, so a client that goes away while its answer is being prepared
+    /// would otherwise go unnoticed until the first write. HTTP/1 clients do not half-close while they wait.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        context.fireUserInboundEventTriggered(event)
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            context.close(promise: nil)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -28,11 +28,25 @@ final class FakeUpstream: Sendable {
     typealias Handler = @Sendable (Received) async throws -> Response
 
     private let handler: Handler
+    private let noticesAbandonment: Bool
     private let received = Mutex<[Received]>([])
+    private let abandonedRequests = Mutex<[Received]>([])
     private let portBox = Mutex<Int?>(nil)
 
-    init(_ handler: @escaping Handler) {
+    /// - Parameter noticesAbandonment: a handler still running when the gateway closes the connection is
+    ///   cancelled, and the request is recorded in `abandoned`.
+    init(noticesAbandonment: Bool = false, _ handler: @escaping Handler) {
         self.handler = handler
+        self.noticesAbandonment = noticesAbandonment
+    }
+
+    /// Requests the gateway gave up on (closed their connection) before they were answered, or while their
+    /// stream was being written (see `abandon(_:)`).
+    var abandoned: [Received] { abandonedRequests.withLock { $0 } }
+
+    /// Records that the gateway went away while `request`'s answer was being written.
+    func abandon(_ request: Received) {
+        abandonedRequests.withLock { $0.append(request) }
     }
 
     /// The base URL to put in a provider's `endpoint`.
@@ -56,12 +70,30 @@ final class FakeUpstream: Sendable {
         let router = Router()
         for path in ["chat/completions", "completions", "embeddings"] {
             router.post(RouterPath("{provider}/v1/\(path)")) { [self] request, context in
-                let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
-                let record = Received(
-                    provider: context.parameters.get("provider") ?? "", path: path, headers: request.headers, body: body
-                )
-                received.withLock { $0.append(record) }
-                return try await handler(record)
+                let provider = context.parameters.get("provider") ?? ""
+                guard noticesAbandonment else {
+                    let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
+                    let record = Received(provider: provider, path: path, headers: request.headers, body: body)
+                    received.withLock { $0.append(record) }
+                    return try await handler(record)
+                }
+                let recorded = Mutex<Received?>(nil)
+                do {
+                    var response = try await request.body.consumeWithCancellationOnInboundClose { body in
+                        let bytes = try await body.collect(upTo: 64 * 1024 * 1024)
+                        let record = Received(provider: provider, path: path, headers: request.headers, body: bytes)
+                        recorded.withLock { $0 = record }
+                        received.withLock { $0.append(record) }
+                        return try await handler(record)
+                    }
+                    // Hummingbird closes such a connection after the response; saying so keeps it out of the
+                    // gateway's keep-alive pool.
+                    response.headers[.connection] = "close"
+                    return response
+                } catch is CancellationError {
+                    if let record = recorded.withLock({ $0 }) { abandon(record) }
+                    throw CancellationError()
+                }
             }
         }
         return Application(

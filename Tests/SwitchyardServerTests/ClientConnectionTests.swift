@@ -1,0 +1,234 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Synchronization
+import Testing
+
+/// What a client connection can make the gateway hold, and what happens when a client leaves early.
+@Suite("Client connections")
+struct ClientConnectionTests {
+    static let tightLimits = #"{"retry_backoff_ms":1,"request_head_timeout_seconds":0.3,"keep_alive_timeout_seconds":0.3}"#
+    /// A short head timeout under a longer keep-alive timeout, so that the head timeout is what trips.
+    static let shortHeadTimeout = #"{"request_head_timeout_seconds":0.3,"keep_alive_timeout_seconds":5}"#
+
+    @Test func aRequestHeadThatNeverEndsGets408AndTheConnectionClosed() async throws {
+        try await GatewayHarness.run {
+            #"{"_global":\#(Self.shortHeadTimeout),"m":{"providers":[{"type":"echo","name":"e"}]}}"#
+        } _: { client in
+            let connection = try await RawConnection.open(port: client.port)
+            try await connection.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: app")
+            let answer = try await connection.readUntilClosed(within: 10)
+            let text = try #require(answer, "the connection was still open after 10 s")
+            #expect(text.hasPrefix("HTTP/1.1 408 "))
+            #expect(text.contains(#""code":"request_timeout""#))
+        }
+    }
+
+    @Test func aSlowlorisClientIsCutEvenWhileItKeepsSendingBytes() async throws {
+        try await GatewayHarness.run {
+            #"{"_global":\#(Self.shortHeadTimeout),"m":{"providers":[{"type":"echo","name":"e"}]}}"#
+        } _: { client in
+            let connection = try await RawConnection.open(port: client.port)
+            try await connection.send("GET /health HTTP/1.1\r\n")
+            let started = ContinuousClock.now
+            var closed = false
+            for index in 0..<40 {
+                do { try await connection.send("X-Slow-\(index): 1\r\n") } catch {
+                    closed = true
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            if !closed { closed = try await connection.readUntilClosed(within: 2) != nil }
+            #expect(closed)
+            #expect(ContinuousClock.now - started < .seconds(2.5), "cut near the 0.3 s head timeout")
+        }
+    }
+
+    @Test func aHeadOverTheLimitGets431() async throws {
+        try await GatewayHarness.run {
+            #"{"m":{"providers":[{"type":"echo","name":"e"}]}}"#
+        } _: { client in
+            let big = String(repeating: "a", count: 70 * 1024)
+            let connection = try await RawConnection.open(port: client.port)
+            try await connection.send("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: \(big)\r\n\r\n")
+            let text = try #require(try await connection.readUntilClosed(within: 10))
+            #expect(text.hasPrefix("HTTP/1.1 431 "))
+            #expect(text.contains(#""code":"request_header_fields_too_large""#))
+
+            // A huge request line counts too.
+            let line = try await RawConnection.open(port: client.port)
+            try await line.send("GET /health?\(big) HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try #require(try await line.readUntilClosed(within: 10)).hasPrefix("HTTP/1.1 431 "))
+
+            // Just under the limit is fine, and forwarded headers of that size reach no crash upstream.
+            let fine = String(repeating: "b", count: 60 * 1024)
+            #expect(await client.getStatus("/health", headers: [("X-Fine", fine)]) == 200)
+            #expect(await client.postStatus("/v1/chat/completions", chatBody(), headers: [("X-Fine", fine)]) == 200)
+        }
+    }
+
+    @Test func anIdleKeepAliveConnectionIsClosed() async throws {
+        try await GatewayHarness.run {
+            #"{"_global":\#(Self.tightLimits),"m":{"providers":[{"type":"echo","name":"e"}]}}"#
+        } _: { client in
+            let connection = try await RawConnection.open(port: client.port)
+            try await connection.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            let text = try #require(try await connection.readUntilClosed(within: 10), "idle connection never closed")
+            #expect(text.hasPrefix("HTTP/1.1 200 "), "the request was answered, then the idle connection closed")
+        }
+    }
+
+    @Test func theLimitsNeverCutALongStreamOrASlowUpstream() async throws {
+        let upstream = FakeUpstream { request in
+            if request.json["stream"] as? Bool == true {
+                return Reply.sse(Reply.streamEvents(["a", "b", "c", "d", "e"])) { _ in try? await Task.sleep(for: .milliseconds(150)) }
+            }
+            try await Task.sleep(for: .milliseconds(900))
+            return Reply.chatCompletion(content: "slow")
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"))], global: Self.tightLimits)
+        } _: { client in
+            let stream = try await client.post("/v1/chat/completions", chatBody(stream: true))
+            #expect(stream.streamedContent == "abcde")
+            #expect(stream.body.hasSuffix("data: [DONE]\n\n"))
+            let slow = try await client.post("/v1/chat/completions", chatBody())
+            #expect(slow.content == "slow")
+        }
+    }
+
+    // MARK: Clients that leave early
+
+    enum Stage: Int, CaseIterable {
+        case beforeHeaders, beforeFirstEvent, midStream, duringBackoff
+    }
+
+    /// 200 clients each leave at one stage of their request; afterwards nothing is held: both gauges are back to
+    /// zero, every request has exactly one log line, and every upstream request still running was cancelled.
+    @Test func clientsThatLeaveAtAnyStageLeaveNothingBehind() async throws {
+        let clients = 200
+        let stages = Locked<[String: Stage]>([:])
+        let reached = Locked<Set<String>>([])
+        let upstreamRef = Locked<FakeUpstream?>(nil)
+        let upstream = FakeUpstream(noticesAbandonment: true) { request in
+            let id = request.header("x-client") ?? ""
+            let stage = stages.withLock { $0[id] } ?? .beforeHeaders
+            switch stage {
+            case .beforeHeaders:
+                reached.withLock { _ = $0.insert(id) }
+                try await Task.sleep(for: .seconds(30))  // cancelled when the gateway gives up
+                return Reply.chatCompletion(content: "too late")
+            case .duringBackoff:
+                reached.withLock { _ = $0.insert(id) }
+                return Reply.error(.serviceUnavailable)
+            case .beforeFirstEvent, .midStream:
+                // Keep-alive comments (which must not commit the stream) or content, until the write fails.
+                let event = stage == .midStream ? Reply.chunk("x") : ": keep-alive\n\n"
+                return Response(
+                    status: .ok, headers: [.contentType: "text/event-stream"],
+                    body: ResponseBody { writer in
+                        for _ in 0..<1500 {
+                            do { try await writer.write(ByteBuffer(string: event)) } catch {
+                                upstreamRef.withLock { $0 }?.abandon(request)
+                                throw error
+                            }
+                            reached.withLock { _ = $0.insert(id) }
+                            try await Task.sleep(for: .milliseconds(20))
+                        }
+                        try await writer.finish(nil)
+                    })
+            }
+        }
+        upstreamRef.withLock { $0 = upstream }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig(
+                [providerJSON("p", endpoint: upstream.endpoint("p"), retry: 1)],
+                global: #"{"retry_backoff_ms":20000}"#
+            )
+        } _: { client in
+            // Enough connections that no client waits for another's.
+            var configuration = HTTPClient.Configuration()
+            configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: clients)
+            let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            defer { _ = http.shutdown() }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<clients {
+                    let id = "c\(index)"
+                    let stage = Stage(rawValue: index % Stage.allCases.count)!
+                    stages.withLock { $0[id] = stage }
+                    group.addTask {
+                        let request = Task {
+                            var outbound = HTTPClientRequest(url: client.baseURL + "/v1/chat/completions")
+                            outbound.method = .POST
+                            outbound.headers.add(name: "x-client", value: id)
+                            let stream = stage == .beforeFirstEvent || stage == .midStream
+                            outbound.body = .bytes(ByteBuffer(string: chatBody(stream: stream)))
+                            let response = try await http.execute(outbound, timeout: .seconds(60))
+                            var reader = StreamReader(response)
+                            try await reader.read(until: "\"x\"")
+                            try await Task.sleep(for: .seconds(30))
+                        }
+                        // Leave once the upstream has reached the stage (a mid-stream client leaves once it has
+                        // content), or after 10 s.
+                        let deadline = ContinuousClock.now + .seconds(10)
+                        while !reached.withLock({ $0.contains(id) }), ContinuousClock.now < deadline {
+                            try await Task.sleep(for: .milliseconds(10))
+                        }
+                        if stage == .midStream { try await Task.sleep(for: .milliseconds(60)) }
+                        request.cancel()
+                        _ = await request.result
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(reached.withLock { $0.count } == clients, "every client reached its stage")
+
+            let logFile = client.configFile.deletingLastPathComponent().appendingPathComponent("logs/requests.log")
+            var gauges: (inFlight: Double?, streams: Double?) = (nil, nil)
+            var lines: [String] = []
+            let deadline = ContinuousClock.now + .seconds(15)
+            repeat {
+                try await Task.sleep(for: .milliseconds(100))
+                let metrics = try await client.get("/metrics").body
+                gauges = (gauge(metrics, "switchyard_in_flight_requests"), gauge(metrics, "switchyard_open_streams"))
+                lines = ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+            } while (gauges.inFlight != 0 || gauges.streams != 0 || lines.count < clients) && ContinuousClock.now < deadline
+            #expect(gauges.inFlight == 0)
+            #expect(gauges.streams == 0)
+            #expect(lines.count == clients, "one request-log line per request")
+            let logged = lines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+            let statuses = logged.map { "\($0["status"] ?? "-")/\($0["stream_outcome"] ?? "-")/\(($0["attempts"] as? [[String: Any]])?.map { "\($0["result"] ?? "")" } ?? [])" }
+            #expect(logged.filter { ($0["status"] as? Int) == 499 }.count == clients * 3 / 4, "left before the answer: \(Dictionary(grouping: statuses, by: { $0 }).mapValues(\.count))")
+            #expect(logged.filter { ($0["stream_outcome"] as? String) == "client_disconnected" }.count == clients / 4)
+
+            // Every upstream request still running when its client left was cancelled; none was retried.
+            let abandoned = Set(upstream.abandoned.compactMap { $0.header("x-client") })
+            let shouldBeCancelled = stages.withLock { $0.filter { $0.value != .duringBackoff }.map(\.key) }
+            #expect(Set(shouldBeCancelled).subtracting(abandoned).isEmpty, "\(Set(shouldBeCancelled).subtracting(abandoned).count) not cancelled")
+            for (id, stage) in stages.withLock({ $0 }) where stage == .duringBackoff {
+                #expect(upstream.requests.filter { $0.header("x-client") == id }.count == 1, "no retry after the client left")
+            }
+        }
+    }
+}
+
+/// A value shared between a test and the tasks it starts.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    init(_ value: Value) {
+        mutex = Mutex(value)
+    }
+
+    func withLock<Result>(_ body: (inout Value) -> Result) -> Result {
+        mutex.withLock { body(&$0) }
+    }
+}
+
+/// The value of an unlabelled gauge in Prometheus text.
+func gauge(_ metrics: String, _ name: String) -> Double? {
+    metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+}

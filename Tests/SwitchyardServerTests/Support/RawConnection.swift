@@ -1,0 +1,59 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A plain TCP connection to 127.0.0.1, for what an HTTP client library will not send: partial heads, huge
+/// headers, idle keep-alive connections.
+struct RawConnection: Sendable {
+    let channel: any Channel
+    private let collector: Collector
+
+    /// Keeps what the server sent.
+    private final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let received = Mutex("")
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let buffer = unwrapInboundIn(data)
+            received.withLock { $0 += String(buffer: buffer) }
+        }
+    }
+
+    static func open(port: Int) async throws -> RawConnection {
+        let collector = Collector()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        return RawConnection(channel: channel, collector: collector)
+    }
+
+    func send(_ text: String) async throws {
+        try await channel.writeAndFlush(ByteBuffer(string: text))
+    }
+
+    /// Everything the server sent once it has closed the connection, or nil if it is still open after `seconds`.
+    func readUntilClosed(within seconds: Double) async throws -> String? {
+        let closed = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { [channel] in
+                try? await channel.closeFuture.get()
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        close()
+        return closed ? collector.received.withLock { $0 } : nil
+    }
+
+    func close() {
+        channel.close(promise: nil)
+    }
+}
