@@ -207,3 +207,186 @@ struct FailoverTests {
         return port
     }
 }
+
+/// Upstreams that misbehave in ways that once crashed or fooled the gateway.
+@Suite("Misbehaving upstreams")
+struct MisbehavingUpstreamTests {
+    /// A body far larger than the socket buffers is still being written when these upstreams answer or close.
+    static let largeBody = chatBody(content: String(repeating: "x", count: 20 * 1024 * 1024))
+
+    @Test(arguments: [400, 413, 503])
+    func anUpstreamThatAnswersBeforeTheRequestIsWrittenDoesNotCrashTheGateway(status: Int) async throws {
+        let early = try await EarlyAnswerUpstream.start(.answer(status: status))
+        defer { Task { try? await early.stop() } }
+        try await GatewayHarness.run {
+            modelConfig([providerJSON("early", endpoint: early.endpoint), #"{"name":"e","type":"echo","priority":2}"#])
+        } _: { client in
+            for _ in 0..<3 {
+                let reply = try await client.post("/v1/chat/completions", Self.largeBody)
+                #expect([200, 400, 413].contains(reply.status), "got \(reply.status)")
+            }
+            // A large forwarded header on top: the client-side limit stops what would be over it.
+            let header = String(repeating: "h", count: 60 * 1024)
+            let reply = try await client.post("/v1/chat/completions", Self.largeBody, headers: [("x-large", header)])
+            #expect([200, 400, 413].contains(reply.status))
+            #expect(await client.getStatus("/health") == 200, "the gateway is still up")
+        }
+    }
+
+    @Test func anUpstreamThatAnswersWhileALargeHeadIsStillBeingWrittenDoesNotCrashTheGateway() async throws {
+        let early = try await EarlyAnswerUpstream.start(.answer(status: 400))
+        defer { Task { try? await early.stop() } }
+        let header = String(repeating: "v", count: 512 * 1024)
+        try await GatewayHarness.run {
+            modelConfig([
+                providerJSON("early", endpoint: early.endpoint, extra: #","custom_headers":{"X-Huge":"\#(header)"}"#),
+                #"{"name":"e","type":"echo","priority":2}"#,
+            ])
+        } _: { client in
+            for _ in 0..<3 {
+                let reply = try await client.post("/v1/chat/completions", Self.largeBody)
+                #expect([200, 400].contains(reply.status), "got \(reply.status)")
+            }
+            #expect(await client.getStatus("/health") == 200, "the gateway is still up")
+        }
+    }
+
+    @Test func anUpstreamThatClosesWhileTheRequestIsWrittenIsFailedOver() async throws {
+        let early = try await EarlyAnswerUpstream.start(.close)
+        defer { Task { try? await early.stop() } }
+        try await GatewayHarness.run {
+            modelConfig([providerJSON("closing", endpoint: early.endpoint), #"{"name":"e","type":"echo","priority":2}"#])
+        } _: { client in
+            for _ in 0..<3 {
+                let reply = try await client.post("/v1/chat/completions", Self.largeBody)
+                #expect(reply.status == 200)
+                #expect(reply.header("x-switchyard-provider") == "e")
+            }
+            #expect(early.requestCount >= 3)
+        }
+    }
+}
+
+extension FailoverTests {
+    @Test(arguments: ["1e19", "inf", "-1", "nan"])
+    func anAbsurdRetryAfterNeitherCrashesNorLocksAProviderOutForever(hint: String) async throws {
+        let upstream = FakeUpstream { request in
+            request.provider == "limited"
+                ? Reply.error(.tooManyRequests, headers: [HTTPField.Name("Retry-After")!: hint])
+                : Reply.chatCompletion(content: "ok")
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            #"{"_global":{"retry_backoff_ms":1},"m":{"providers":[\#(providerJSON("limited", endpoint: upstream.endpoint("limited")))]},"#
+                + #""n":{"providers":[\#(providerJSON("limited", endpoint: upstream.endpoint("limited"))),\#(providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2))]}}"#
+        } _: { client in
+            let limited = try await client.post("/v1/chat/completions", chatBody(model: "m"))
+            #expect(limited.status == 429)
+            let retryAfter = try #require(limited.header("retry-after").flatMap { Int($0) })
+            #expect(retryAfter >= 1 && retryAfter <= 86_400)
+            // The next request reports the cooldown (the conversion that used to trap).
+            let cooling = try await client.post("/v1/chat/completions", chatBody(model: "m"))
+            #expect([429, 503].contains(cooling.status))
+            #expect(try await client.post("/v1/chat/completions", chatBody(model: "n")).status == 200)
+            #expect(await client.getStatus("/admin/providers/m") == 200)
+            #expect(await client.getStatus("/health") == 200)
+        }
+    }
+
+    @Test func anHTMLPageWith200IsNotAnAnswer() async throws {
+        let upstream = FakeUpstream { request in
+            request.provider == "wrong-path"
+                ? Response(status: .ok, headers: [.contentType: "text/html"], body: .init(byteBuffer: ByteBuffer(string: "<html>Welcome to nginx!</html>")))
+                : Reply.chatCompletion(content: "real answer")
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("wrong-path", endpoint: upstream.endpoint("wrong-path")),
+                providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
+            ])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody())
+            #expect(reply.content == "real answer")
+            #expect(reply.header("x-switchyard-provider") == "backup")
+            let truncated = FakeUpstream { _ in Reply.json(#"{"id":"x","choices":[{"#) }
+            _ = truncated
+        }
+    }
+
+    @Test func anEventStreamFromAProviderConfiguredNotToStreamIsNotAJSONAnswer() async throws {
+        let upstream = FakeUpstream { request in
+            request.provider == "claims-json" ? Reply.sse(Reply.streamEvents(["streamed"])) : Reply.chatCompletion(content: "json")
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("claims-json", endpoint: upstream.endpoint("claims-json"), extra: #","stream_support":false"#),
+                providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
+            ])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody())
+            #expect(reply.content == "json")
+            #expect(upstream.count("claims-json") == 1)
+        }
+    }
+
+    @Test(arguments: ["reset", "error event"])
+    func aCommentDoesNotCommitAStream(failure: String) async throws {
+        let upstream = FakeUpstream { request in
+            guard request.provider == "processing" else { return Reply.sse(Reply.streamEvents(["from", " backup"])) }
+            return failure == "reset"
+                ? Reply.sse([": OPENROUTER PROCESSING\n\n", ": OPENROUTER PROCESSING\n\n"], cutAfter: 2)
+                : Reply.sse([": OPENROUTER PROCESSING\n\n", #"data: {"error":{"message":"overloaded","code":502}}"# + "\n\n"])
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("processing", endpoint: upstream.endpoint("processing")),
+                providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
+            ])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody(stream: true))
+            #expect(reply.status == 200)
+            #expect(reply.header("x-switchyard-provider") == "backup")
+            #expect(reply.streamedContent == "from backup")
+            #expect(!reply.body.contains("PROCESSING"), "nothing of the failed attempt reaches the client")
+            #expect(!reply.body.contains("error"))
+        }
+    }
+
+    @Test func clientErrorsNameProvidersAndKindsButNoAddresses() async throws {
+        try await GatewayHarness.run {
+            modelConfig([providerJSON("down", endpoint: "http://127.0.0.1:9/v1")])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody())
+            #expect(reply.status == 502)
+            let message = try #require(reply.error["message"] as? String)
+            #expect(message.contains("down (connection error)"))
+            #expect(!message.contains("127.0.0.1"), "\(message)")
+            #expect(!message.contains(":9"))
+        }
+    }
+}
+
+extension MisbehavingUpstreamTests {
+    @Test func aBodyThatStallsAfterItsHeadersTimesOutAndFailsOver() async throws {
+        let upstream = FakeUpstream { request in
+            guard request.provider == "stalling" else { return Reply.chatCompletion(content: "backup") }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: #"{"id":"chatcmpl-1","choices":["#))
+                    try? await Task.sleep(for: .seconds(5))
+                    try await writer.finish(nil)
+                })
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("stalling", endpoint: upstream.endpoint("stalling"), timeout: 0.3),
+                providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
+            ])
+        } _: { client in
+            let started = ContinuousClock.now
+            let reply = try await client.post("/v1/chat/completions", chatBody())
+            #expect(reply.content == "backup")
+            #expect(ContinuousClock.now - started < .seconds(3))
+        }
+    }
+}

@@ -226,9 +226,9 @@ struct ProxyEngine: Sendable {
                 headers.append(providerHeader)
                 return .delivered(Response(status: .ok, headers: headers, body: .init(byteBuffer: answer)), usage: usage)
             }
-            // Small non-stream answers usually arrive with their headers; a stall is caught by the client's read
-            // timeout, which spares the hot path a watchdog task per request.
-            let answer = try await response.body.collect(upTo: Self.maximumUpstreamBodyBytes)
+            let answer = try await StreamGuard.run(idleTimeout: idleTimeout, eventLoop: eventLoop) {
+                try await response.body.collect(upTo: Self.maximumUpstreamBodyBytes, guard: $0)
+            }
             // A 2xx that is not a JSON object (an HTML page from a wrong path, a truncated body) is not an answer.
             guard let scan = try? JSONObjectScan(answer) else {
                 return .failed(.invalidResponse("the answer is not a JSON object"), upstreamAnswer: nil)

@@ -179,14 +179,15 @@ final class UpstreamClients: Sendable {
 
     /// How each client is set up: no redirects, no decompression (streams stay scannable),
     /// connection failures reported at once instead of retried until the deadline, and a pool large enough that
-    /// thousands of concurrent streams to one host never queue behind each other. Its read timeout (no byte for
-    /// the longest provider timeout allowed) is the backstop for a non-stream answer whose body stalls after its
-    /// headers; streams are watched per provider by `StreamGuard`.
+    /// thousands of concurrent streams to one host never queue behind each other. No read timeout: in
+    /// AsyncHTTPClient 1.37 its state machine traps when an upstream answers before the request is fully written
+    /// (a precondition in `IdleReadStateMachine.requestEndSent`), which took the whole gateway down. Bodies are
+    /// watched per provider by `StreamGuard` instead.
     fileprivate static func makeClient() -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
-        configuration.timeout = .init(connect: .seconds(10), read: .seconds(Int64(ProviderConfig.maximumTimeout)))
+        configuration.timeout = .init(connect: .seconds(10))
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16_384)
         configuration.connectionPool.retryConnectionEstablishment = false
         // No distributed tracing is set up, and the default no-op tracer still cost a span and a dynamic cast per
