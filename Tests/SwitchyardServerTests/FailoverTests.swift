@@ -373,7 +373,7 @@ extension MisbehavingUpstreamTests {
                 status: .ok, headers: [.contentType: "application/json"],
                 body: ResponseBody { writer in
                     try await writer.write(ByteBuffer(string: #"{"id":"chatcmpl-1","choices":["#))
-                    try? await Task.sleep(for: .seconds(5))
+                    try? await Task.sleep(for: .milliseconds(1500))
                     try await writer.finish(nil)
                 })
         }

@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
+import SwitchyardCore
 import Testing
 @testable import SwitchyardServer
 
@@ -163,5 +165,73 @@ struct ObservabilityTests {
         }
         let newest = try String(contentsOfFile: path, encoding: .utf8)
         #expect(newest.hasSuffix("line 099 \(String(repeating: "x", count: 40))\n"))
+    }
+}
+
+extension ObservabilityTests {
+    @Test func unknownModelNamesBecomeOneFixedLabelAndAreClippedInTheLog() async throws {
+        try await GatewayHarness.run {
+            #"{"m":{"providers":[{"name":"e","type":"echo"}]}}"#
+        } _: { client in
+            let invented = "invented-" + String(repeating: "z", count: 100_000)
+            #expect(await client.postStatus("/v1/chat/completions", chatBody(model: invented)) == 404)
+            #expect(await client.postStatus("/v1/chat/completions", chatBody(model: "another-one")) == 404)
+            #expect(await client.postStatus("/v1/chat/completions", chatBody(model: "m")) == 200)
+            let metrics = try await client.get("/metrics").body
+            #expect(!metrics.contains("invented-"))
+            #expect(!metrics.contains("another-one"))
+            #expect(metrics.contains(#"model="unknown""#))
+            #expect(metrics.contains(#"model="m""#))
+            let file = client.dataDirectory.deletingLastPathComponent().appendingPathComponent("logs/requests.log")
+            try await Task.sleep(for: .milliseconds(300))
+            let log = try String(contentsOf: file, encoding: .utf8)
+            #expect(log.split(separator: "\n").allSatisfy { $0.utf8.count < 4096 }, "no line carries the whole name")
+            #expect(log.contains("invented-zzz"))
+        }
+    }
+
+    @Test func openAccessOnAPublicAddressIsWarnedAboutAtStartAndOnReload() async throws {
+        let lines = Locked<[String]>([])
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let configFile = directory.appendingPathComponent("provider.json")
+        try #"{"_global":{"api_key":""},"m":{"providers":[{"name":"e","type":"echo"}]}}"#.write(to: configFile, atomically: true, encoding: .utf8)
+        let logger = Logger(label: "capture") { _ in CapturingLogHandler(lines: lines) }
+        let state = GatewayState(
+            config: try ConfigLoader.load(file: configFile.path).config, configFile: configFile.path,
+            files: UsageFiles(dataDirectory: directory.path, timeZone: TimeZone(identifier: "UTC")!), clock: SystemClock(),
+            logger: logger, metrics: GatewayMetrics(), listenHost: "0.0.0.0"
+        )
+        #expect(lines.withLock { $0 }.filter { $0.contains("/v1 has no api_key") }.count == 1)
+        _ = try state.reload()
+        #expect(lines.withLock { $0 }.filter { $0.contains("/v1 has no api_key") }.count == 2)
+
+        let loopback = Locked<[String]>([])
+        _ = GatewayState(
+            config: try ConfigLoader.load(file: configFile.path).config, configFile: configFile.path,
+            files: UsageFiles(dataDirectory: directory.path, timeZone: TimeZone(identifier: "UTC")!), clock: SystemClock(),
+            logger: Logger(label: "capture") { _ in CapturingLogHandler(lines: loopback) }, metrics: GatewayMetrics(),
+            listenHost: "127.0.0.1"
+        )
+        #expect(!loopback.withLock { $0 }.contains { $0.contains("/v1 has no api_key") })
+    }
+}
+
+/// Keeps every message logged through it.
+struct CapturingLogHandler: LogHandler {
+    let lines: Locked<[String]>
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(
+        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
+        function: String, line: UInt
+    ) {
+        lines.withLock { $0.append("\(level) \(message)") }
     }
 }

@@ -82,3 +82,54 @@ struct ReloadTests {
         }
     }
 }
+
+extension ReloadTests {
+    @Test func aReloadWithNumbersThatWouldTrapIsRejectedAndTheGatewayKeepsServing() async throws {
+        try await GatewayHarness.run {
+            #"{"m":{"providers":[{"name":"e","type":"echo"}]}}"#
+        } _: { client in
+            let absurd = #"{"_global":{"max_request_body_mb":1e13,"cooldown_seconds":1e20,"shutdown_grace_seconds":1e10},"m":{"providers":[{"name":"e","type":"echo","timeout":1e300}]}}"#
+            try absurd.write(to: client.configFile, atomically: true, encoding: .utf8)
+            let reload = try await client.post("/admin/reload", "")
+            #expect(reload.status == 400)
+            let errors = try #require(reload.json["errors"] as? [String])
+            #expect(errors.contains("_global.max_request_body_mb: must be <= 1024"))
+            #expect(errors.contains("m.providers[0].timeout: must be <= 3600"))
+            #expect(await client.postStatus("/v1/chat/completions", chatBody()) == 200)
+        }
+    }
+
+    @Test func removedProvidersLeaveTheMetricsAndTheirInFlightUsageIsStillSaved() async throws {
+        let release = Gate()
+        let upstream = FakeUpstream { request in
+            if request.provider == "leaving" { await release.wait() }
+            return Reply.chatCompletion(content: "ok", usage: (20, 22))
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("leaving", endpoint: upstream.endpoint("leaving")), providerJSON("staying", endpoint: upstream.endpoint("staying"), priority: 2)])
+        } _: { client in
+            defer { release.open() }
+            let inFlight = Task { try await client.post("/v1/chat/completions", chatBody()) }
+            while upstream.count("leaving") == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(try await client.get("/metrics").body.contains(#"provider="leaving""#))
+
+            try modelConfig([providerJSON("staying", endpoint: upstream.endpoint("staying"))])
+                .write(to: client.configFile, atomically: true, encoding: .utf8)
+            #expect(try await client.post("/admin/reload", "").status == 200)
+            #expect(!(try await client.get("/metrics").body.contains(#"provider="leaving""#)), "no series of a removed provider")
+
+            release.open()
+            #expect(try await inFlight.value.status == 200, "the request in flight finishes on its snapshot")
+            let file = client.dataDirectory.appendingPathComponent("usage/m_leaving.json")
+            var saved: [String: Any] = [:]
+            let deadline = ContinuousClock.now + .seconds(5)
+            while ContinuousClock.now < deadline {
+                saved = (try? JSONSerialization.jsonObject(with: Data(contentsOf: file))) as? [String: Any] ?? [:]
+                if saved["tokens"] as? Int == 42 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(saved["requests"] as? Int == 1)
+            #expect(saved["tokens"] as? Int == 42, "tokens settled after the reload are written: \(saved)")
+        }
+    }
+}

@@ -164,3 +164,83 @@ struct StreamingTests {
         }
     }
 }
+
+extension StreamingTests {
+    static let smallEvents = #"{"retry_backoff_ms":1,"max_stream_event_mb":0.001}"#  // about 1 KB
+
+    @Test func anEventOverTheLimitBeforeTheFirstByteFailsOver() async throws {
+        let huge = "data: {\"pad\":\"" + String(repeating: "x", count: 4096)  // never ends
+        let upstream = FakeUpstream { request in
+            request.provider == "endless" ? Reply.sse([huge, huge]) : Reply.sse(Reply.streamEvents(["fine"]))
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("endless", endpoint: upstream.endpoint("endless")),
+                providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
+            ], global: Self.smallEvents)
+        } _: { client in
+            let streamed = try await client.post("/v1/chat/completions", chatBody(stream: true))
+            #expect(streamed.header("x-switchyard-provider") == "backup")
+            #expect(streamed.streamedContent == "fine")
+            // A client that wants JSON gets the same protection when the stream is aggregated.
+            let aggregated = try await client.post("/v1/chat/completions", chatBody())
+            #expect(aggregated.status == 200)
+            #expect(aggregated.header("x-switchyard-provider") == "backup")
+        }
+    }
+
+    @Test func anEventOverTheLimitAfterTheFirstByteEndsTheStreamWithAnErrorEvent() async throws {
+        let huge = "data: {\"pad\":\"" + String(repeating: "x", count: 4096) + "\"}\n\n"
+        let upstream = FakeUpstream { _ in Reply.sse([Reply.roleChunk(), Reply.chunk("start"), huge, Reply.done]) }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"))], global: Self.smallEvents)
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody(stream: true))
+            #expect(reply.streamedContent == "start")
+            #expect(!reply.body.contains("xxxx"))
+            let error = try #require(reply.eventObjects.last?["error"] as? [String: Any])
+            #expect(error["code"] as? String == "upstream_stream_error")
+            #expect((error["message"] as? String)?.contains("larger than") == true)
+            #expect(!reply.body.contains("[DONE]"))
+        }
+    }
+
+    @Test func aProviderThatTakesNoStreamOptionsGetsNoneAndIsCountedByEstimate() async throws {
+        let upstream = FakeUpstream { _ in Reply.sse(Reply.streamEvents(["counted", " anyway"], usage: nil)) }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("strict", endpoint: upstream.endpoint("strict"), extra: #","send_stream_options":false"#)])
+        } _: { client in
+            let reply = try await client.post(
+                "/v1/chat/completions", chatBody(stream: true, extra: #","stream_options":{"include_usage":true}"#)
+            )
+            #expect(reply.streamedContent == "counted anyway")
+            #expect(upstream.requests.first?.json["stream_options"] == nil, "the field is never sent")
+            let stats = try await client.get("/admin/stats").json
+            let tokens = (stats["m"] as? [String: Any])?["strict"] as? [String: Any]
+            #expect((tokens?["estimated_tokens"] as? Int ?? 0) > 0, "\(stats)")
+        }
+    }
+
+    @Test func usageCountsNearIntMaxAreNotBelievedAndNeverTrap() async throws {
+        let huge = #"{"prompt_tokens":9223372036854775807,"completion_tokens":9223372036854775807,"total_tokens":9223372036854775807}"#
+        let upstream = FakeUpstream { request in
+            if request.json["stream"] as? Bool == true {
+                return Reply.sse([Reply.roleChunk(), Reply.chunk("big"), Reply.chunk("", finish: "stop"),
+                    #"data: {"id":"s","object":"chat.completion.chunk","choices":[],"usage":\#(huge)}"# + "\n\n", Reply.done])
+            }
+            return Reply.json(#"{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"big"},"finish_reason":"stop"}],"usage":\#(huge)}"#)
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"), extra: #","rate_limit":{"tokens_per_period":1000000}"#)])
+        } _: { client in
+            for _ in 0..<3 {
+                let plain = try await client.post("/v1/chat/completions", chatBody())
+                #expect(plain.content == "big")
+                let streamed = try await client.post("/v1/chat/completions", chatBody(stream: true))
+                #expect(streamed.streamedContent == "big")
+            }
+            #expect(await client.getStatus("/admin/stats") == 200)
+            #expect(await client.postStatus("/v1/chat/completions", chatBody()) == 200, "the token quota was not blown by a lie")
+        }
+    }
+}
