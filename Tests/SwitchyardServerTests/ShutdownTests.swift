@@ -78,6 +78,48 @@ struct ShutdownTests {
         }
     }
 
+    @Test func theGracePeriodInForceIsTheReloadedOne() async throws {
+        let stuck = Gate()
+        let upstream = FakeUpstream { request in
+            if request.json["stream"] as? Bool == true {
+                return Reply.sse(Reply.streamEvents(["stuck", " never"])) { index in
+                    if index == 2 { await stuck.wait() }
+                }
+            }
+            await stuck.wait()
+            return Reply.chatCompletion(content: "too late")
+        }
+        try await GatewayHarness.withServices({ ready in upstream.makeApplication { ready.open() } }) {
+            defer { stuck.open() }
+            let directory = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let provider = providerJSON("p", endpoint: upstream.endpoint("p"), timeout: 120)
+            let gateway = try BinaryGateway(
+                directory: directory, config: #"{"_global":{"shutdown_grace_seconds":300},"m":{"providers":[\#(provider)]}}"#
+            )
+            defer { gateway.stop() }
+            let client = GatewayClient(port: try await gateway.waitForPort())
+            // A stream opened before the reload, and a request waiting on its upstream.
+            let response = try await client.send(.POST, "/v1/chat/completions", body: chatBody(stream: true))
+            var reader = StreamReader(response)
+            try await reader.read(until: "stuck")
+            let waiting = Task { try await client.post("/v1/chat/completions", chatBody()) }
+            while upstream.count("p") < 2 { try await Task.sleep(for: .milliseconds(10)) }
+
+            try #"{"_global":{"shutdown_grace_seconds":0.5},"m":{"providers":[\#(provider)]}}"#
+                .write(to: gateway.configFile, atomically: true, encoding: .utf8)
+            #expect(try await client.post("/admin/reload", "").status == 200)
+            let stopping = ContinuousClock.now
+            gateway.send(SIGTERM)
+            try await reader.readToEnd()
+            #expect(reader.received.contains("shutting down"))
+            #expect(try await waiting.value.status == 503)
+            #expect(gateway.stop() == 0)
+            #expect(ContinuousClock.now - stopping < .seconds(20), "the reloaded 0.5 s grace applied, not 300 s")
+            try await client.http.shutdown()
+        }
+    }
+
     @Test func noLogContainsAConfiguredSecretOrMessageContent() async throws {
         let upstream = FakeUpstream { request in
             switch request.provider {
