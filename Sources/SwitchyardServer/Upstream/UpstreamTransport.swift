@@ -198,7 +198,10 @@ final class UpstreamClients: Sendable {
 }
 
 extension TimeAmount {
+    /// Config values are range-checked where they are read; this still never traps (non-finite or negative → 0,
+    /// beyond a year → a year).
     static func fromSeconds(_ seconds: Double) -> TimeAmount {
-        .nanoseconds(Int64(seconds * 1_000_000_000))
+        guard seconds.isFinite, seconds > 0 else { return .zero }
+        return .nanoseconds(Int64(min(seconds, 31_536_000) * 1_000_000_000))
     }
 }
