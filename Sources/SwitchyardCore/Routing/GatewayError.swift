@@ -112,14 +112,14 @@ extension GatewayError {
     public static func notFound(path: String) -> GatewayError {
         GatewayError(
             status: 404, type: "invalid_request_error", code: "unknown_url",
-            message: "Unknown request URL: \(path)."
+            message: "Unknown request URL: \(clipped(path))."
         )
     }
 
     public static func methodNotAllowed(method: String, path: String) -> GatewayError {
         GatewayError(
             status: 405, type: "invalid_request_error", code: "method_not_allowed",
-            message: "Method \(method) is not allowed on \(path)."
+            message: "Method \(clipped(method)) is not allowed on \(clipped(path))."
         )
     }
 

@@ -12,8 +12,10 @@ public struct SystemClock: GatewayClock {
 
     public func now() -> Date { Date() }
 
+    /// Sleeps until `deadline`, or for at most a day (callers loop; a deadline far away, even
+    /// `.distantFuture`, must not make the conversion to milliseconds trap).
     public func sleep(until deadline: Date) async throws {
-        let seconds = deadline.timeIntervalSinceNow
+        let seconds = min(deadline.timeIntervalSinceNow, 86_400)
         if seconds > 0 {
             try await Task.sleep(for: .milliseconds(Int((seconds * 1000).rounded(.up))))
         }

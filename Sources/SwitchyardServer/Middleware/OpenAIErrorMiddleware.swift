@@ -22,7 +22,7 @@ struct OpenAIErrorMiddleware: RouterMiddleware {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            context.logger.error("ERROR unexpected failure on \(request.uri.path): \(error)")
+            context.logger.error("ERROR unexpected failure on \(GatewayError.clipped(request.uri.path)): \(error)")
             throw GatewayError.internalError("The gateway failed unexpectedly; see its log.")
         }
     }
