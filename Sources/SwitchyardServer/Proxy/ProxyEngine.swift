@@ -36,37 +36,49 @@ struct ProxyEngine: Sendable {
             throw GatewayError.modelNotFound(clientRequest.model)
         }
         let clientHeaders = request.headers.map { HeaderField($0.name.rawName, $0.value) }
+        let deadline = ShutdownDeadline()
+        return try await withGracefulShutdownHandler {
+            try await serve(
+                clientRequest, route: route, global: global, clientHeaders: clientHeaders, deadline: deadline,
+                context: context
+            )
+        } onGracefulShutdown: { [state] in
+            context.eventLoop.scheduleTask(in: .fromSeconds(state.table.config.global.shutdownGraceSeconds)) {
+                deadline.expire()
+            }
+        }
+    }
 
-        // Until the answer is handed over, the client may leave at any moment (while an upstream thinks, between
-        // retries): its connection closing stops the attempts, which cancels the upstream request and gives the
-        // lease back. Shutdown stops them too, once the grace period in force then is over.
-        let requestGuard = StreamGuard(idleTimeout: nil, eventLoop: context.eventLoop)
+    /// Runs one step of a request (an attempt, or the backoff before one) under its own guard. Until the answer is
+    /// handed over, the client may leave at any moment (while an upstream thinks, between retries): its connection
+    /// closing stops the step, which cancels the upstream request, and the request ends as 499. Shutdown stops it
+    /// once the grace period is over. A silence longer than the bound the step sets throws `StreamStop.idleTimeout`.
+    private func guarded<Value: Sendable>(
+        _ deadline: ShutdownDeadline, context: GatewayRequestContext,
+        _ step: @escaping @Sendable (StreamGuard) async throws -> Value
+    ) async throws -> Value {
+        let stepGuard = StreamGuard(idleTimeout: nil, eventLoop: context.eventLoop)
         let connection = context.channel
-        connectionWatch.watch(connection, stopping: requestGuard)
-        defer { connectionWatch.end(connection, stopping: requestGuard) }
+        try deadline.begin(stepGuard)
+        connectionWatch.watch(connection, stopping: stepGuard)
+        defer {
+            connectionWatch.end(connection, stopping: stepGuard)
+            deadline.end(stepGuard)
+        }
         do {
-            return try await withGracefulShutdownHandler {
-                try await requestGuard.run { _ in
-                    try await serve(clientRequest, route: route, global: global, clientHeaders: clientHeaders, context: context)
-                }
-            } onGracefulShutdown: { [state] in
-                requestGuard.stop(.shuttingDown, after: .fromSeconds(state.table.config.global.shutdownGraceSeconds))
-            }
-        } catch let stop as StreamStop {
-            switch stop {
-            case .clientDisconnected:
-                context.logger.info("Client disconnected before the answer for model \(route.name); upstream request cancelled")
-                throw GatewayError.clientClosedRequest
-            case .shuttingDown, .idleTimeout:
-                throw GatewayError.shuttingDown
-            }
+            return try await stepGuard.run(step)
+        } catch StreamStop.clientDisconnected {
+            context.logger.info("Client disconnected before its answer; upstream request cancelled")
+            throw GatewayError.clientClosedRequest
+        } catch StreamStop.shuttingDown {
+            throw GatewayError.shuttingDown
         }
     }
 
     /// Tries providers in route order, retrying and failing over by the failover policy.
     private func serve(
         _ clientRequest: ClientRequest, route: ModelRoute, global: GlobalSettings, clientHeaders: [HeaderField],
-        context: GatewayRequestContext
+        deadline: ShutdownDeadline, context: GatewayRequestContext
     ) async throws -> Response {
         let logger = context.logger
         let clock = state.clock
@@ -94,10 +106,14 @@ struct ProxyEngine: Sendable {
                 let result: AttemptResult
                 let attemptStarted = ContinuousClock.now
                 do {
-                    result = try await attempt(
-                        upstreamRequest, provider: provider, lease: lease, client: clientRequest, global: global,
-                        context: context
-                    )
+                    result = try await guarded(deadline, context: context) { [upstreamRequest] attemptGuard in
+                        try await attempt(
+                            upstreamRequest, provider: provider, lease: lease, client: clientRequest, global: global,
+                            attemptGuard: attemptGuard, context: context
+                        )
+                    }
+                } catch StreamStop.idleTimeout {
+                    result = .failed(.timeout, upstreamAnswer: nil)
                 } catch {
                     lease.release()
                     throw error
@@ -123,8 +139,9 @@ struct ProxyEngine: Sendable {
                 if decision == .retry && retry < provider.retry {
                     retry += 1
                     logger.warning("Provider \(provider.name) failed: \(failure); retrying (\(retry) of \(provider.retry))")
+                    let backoff = FailoverPolicy.backoff(retry: retry, baseMilliseconds: global.retryBackoffMilliseconds)
                     do {
-                        try await Task.sleep(for: FailoverPolicy.backoff(retry: retry, baseMilliseconds: global.retryBackoffMilliseconds))
+                        try await guarded(deadline, context: context) { _ in try await Task.sleep(for: backoff) }
                     } catch {
                         lease.release()
                         throw error
@@ -168,7 +185,7 @@ struct ProxyEngine: Sendable {
         metrics.attempt(model: route.name, provider: provider.name, outcome: result, latency: latency)
     }
 
-    enum AttemptResult {
+    enum AttemptResult: Sendable {
         /// A complete answer, with the tokens it used.
         case delivered(Response, usage: TokenUsage)
         /// A committed stream; its relay accounts for it when it ends.
@@ -181,7 +198,7 @@ struct ProxyEngine: Sendable {
     /// relay, which settles it when the stream ends); on failure the caller decides what happens to it.
     private func attempt(
         _ upstreamRequest: UpstreamRequest, provider: ProviderConfig, lease: UsageLease, client: ClientRequest,
-        global: GlobalSettings, context: GatewayRequestContext
+        global: GlobalSettings, attemptGuard: StreamGuard, context: GatewayRequestContext
     ) async throws -> AttemptResult {
         let response: UpstreamResponse
         do {
@@ -189,14 +206,13 @@ struct ProxyEngine: Sendable {
         } catch {
             return .failed(try Self.classify(error), upstreamAnswer: nil)
         }
-        let idleTimeout = TimeAmount.fromSeconds(provider.timeout)
-        let eventLoop = context.eventLoop
+        // The headers are in; from here on the body may be silent for at most the provider's timeout.
+        attemptGuard.boundSilence(by: .fromSeconds(provider.timeout))
         let providerHeader = HTTPField(name: .switchyardProvider, value: provider.name)
 
         guard (200..<300).contains(response.status) else {
-            let errorBody = (try? await StreamGuard.run(idleTimeout: idleTimeout, eventLoop: eventLoop) {
-                try await response.body.collect(upTo: Self.maximumErrorBodyBytes, guard: $0)
-            }) ?? ByteBuffer()
+            let errorBody =
+                (try? await response.body.collect(upTo: Self.maximumErrorBodyBytes, guard: attemptGuard)) ?? ByteBuffer()
             let retryAfter = FailoverPolicy.retryAfter(
                 seconds: response.header("retry-after"), milliseconds: response.header("retry-after-ms"),
                 now: state.clock.now()
@@ -213,22 +229,21 @@ struct ProxyEngine: Sendable {
             if response.isEventStream {
                 if client.stream {
                     return try await openRelay(
-                        response, provider: provider, lease: lease, client: client, global: global, context: context
+                        response, provider: provider, lease: lease, client: client, global: global,
+                        attemptGuard: attemptGuard, context: context
                     )
                 }
                 guard provider.streamSupport else {
                     return .failed(.invalidResponse("an event stream from a provider configured not to stream"), upstreamAnswer: nil)
                 }
                 let (answer, usage) = try await aggregate(
-                    response, client: client, lease: lease, idleTimeout: idleTimeout, global: global, eventLoop: eventLoop
+                    response, client: client, lease: lease, global: global, attemptGuard: attemptGuard
                 )
                 var headers: HTTPFields = [.contentType: "application/json"]
                 headers.append(providerHeader)
                 return .delivered(Response(status: .ok, headers: headers, body: .init(byteBuffer: answer)), usage: usage)
             }
-            let answer = try await StreamGuard.run(idleTimeout: idleTimeout, eventLoop: eventLoop) {
-                try await response.body.collect(upTo: Self.maximumUpstreamBodyBytes, guard: $0)
-            }
+            let answer = try await response.body.collect(upTo: Self.maximumUpstreamBodyBytes, guard: attemptGuard)
             // A 2xx that is not a JSON object (an HTML page from a wrong path, a truncated body) is not an answer.
             guard let scan = try? JSONObjectScan(answer) else {
                 return .failed(.invalidResponse("the answer is not a JSON object"), upstreamAnswer: nil)
@@ -258,32 +273,29 @@ struct ProxyEngine: Sendable {
     /// Reads an upstream stream to its end and builds one non-stream answer from it, holding no more than a
     /// non-stream answer may be.
     private func aggregate(
-        _ response: UpstreamResponse, client: ClientRequest, lease: UsageLease, idleTimeout: TimeAmount,
-        global: GlobalSettings, eventLoop: any EventLoop
+        _ response: UpstreamResponse, client: ClientRequest, lease: UsageLease, global: GlobalSettings,
+        attemptGuard: StreamGuard
     ) async throws -> (ByteBuffer, TokenUsage) {
-        let endpoint = client.endpoint
         let body = response.body
-        let maximumEventBytes = global.maxStreamEventBytes
-        let (bytes, usage, characters) = try await StreamGuard.run(idleTimeout: idleTimeout, eventLoop: eventLoop) { streamGuard in
-            var framer = SSEEventFramer(maximumEventBytes: maximumEventBytes)
-            var aggregator = StreamAggregator(endpoint: endpoint)
-            var received = 0
-            while let chunk = try await body.next() {
-                streamGuard.touch()
-                received += chunk.readableBytes
-                guard received <= Self.maximumUpstreamBodyBytes else { throw UpstreamBodyTooLarge(limit: Self.maximumUpstreamBodyBytes) }
-                for event in try framer.append(chunk) {
-                    if let data = SSEEvent.data(of: event) { try aggregator.add(data: data) }
-                }
+        var framer = SSEEventFramer(maximumEventBytes: global.maxStreamEventBytes)
+        var aggregator = StreamAggregator(endpoint: client.endpoint)
+        var received = 0
+        while let chunk = try await body.next() {
+            attemptGuard.touch()
+            received += chunk.readableBytes
+            guard received <= Self.maximumUpstreamBodyBytes else { throw UpstreamBodyTooLarge(limit: Self.maximumUpstreamBodyBytes) }
+            for event in try framer.append(chunk) {
+                if let data = SSEEvent.data(of: event) { try aggregator.add(data: data) }
             }
-            guard aggregator.chunkCount > 0 else { throw UnusableAnswer(reason: "the stream carried no chunks") }
-            guard aggregator.sawDone || aggregator.sawFinishReason else {
-                throw UnusableAnswer(reason: "the stream ended before it finished")
-            }
-            return (aggregator.result(), aggregator.usage, aggregator.generatedCharacterCount)
         }
-        let counted = Self.settle(lease, client: client, reported: usage, generatedCharacters: characters)
-        return (ByteBuffer(bytes: bytes), counted)
+        guard aggregator.chunkCount > 0 else { throw UnusableAnswer(reason: "the stream carried no chunks") }
+        guard aggregator.sawDone || aggregator.sawFinishReason else {
+            throw UnusableAnswer(reason: "the stream ended before it finished")
+        }
+        let counted = Self.settle(
+            lease, client: client, reported: aggregator.usage, generatedCharacters: aggregator.generatedCharacterCount
+        )
+        return (ByteBuffer(bytes: aggregator.result()), counted)
     }
 
     /// Waits for the upstream stream's first data event, then commits: the client gets a 200 event stream that
@@ -291,22 +303,16 @@ struct ProxyEngine: Sendable {
     /// attempt, and another provider can take over unseen.
     private func openRelay(
         _ response: UpstreamResponse, provider: ProviderConfig, lease: UsageLease, client: ClientRequest,
-        global: GlobalSettings, context: GatewayRequestContext
+        global: GlobalSettings, attemptGuard: StreamGuard, context: GatewayRequestContext
     ) async throws -> AttemptResult {
         let body = response.body
-        let maximumEventBytes = global.maxStreamEventBytes
-        let (framer, firstEvents) = try await StreamGuard.run(
-            idleTimeout: .fromSeconds(provider.timeout), eventLoop: context.eventLoop
-        ) { streamGuard in
-            var framer = SSEEventFramer(maximumEventBytes: maximumEventBytes)
-            var events: [ByteBuffer] = []
-            while let chunk = try await body.next() {
-                streamGuard.touch()
-                let framed = try framer.append(chunk)
-                events += framed
-                if framed.contains(where: { SSEEvent.data(of: $0) != nil }) { return (framer, events) }
-            }
-            return (framer, [])
+        var framer = SSEEventFramer(maximumEventBytes: global.maxStreamEventBytes)
+        var firstEvents: [ByteBuffer] = []
+        reading: while let chunk = try await body.next() {
+            attemptGuard.touch()
+            let framed = try framer.append(chunk)
+            firstEvents += framed
+            if framed.contains(where: { SSEEvent.data(of: $0) != nil }) { break reading }
         }
         guard let firstData = firstEvents.lazy.compactMap(SSEEvent.data(of:)).first else {
             return .failed(.invalidResponse("the stream ended before its first data event"), upstreamAnswer: nil)

@@ -27,22 +27,35 @@ final class StreamGuard: Sendable {
         var outcome: Outcome?
         var waiter: CheckedContinuation<StreamStop?, Never>?
         var timer: Scheduled<Void>?
+        var idleTimeout: TimeAmount?
     }
 
-    private let idleTimeout: TimeAmount?
     private let eventLoop: any EventLoop
     private let lastActivity: Atomic<Int64>
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
+    /// - Parameter idleTimeout: the longest silence allowed, or nil for none until `boundSilence(by:)`.
     init(idleTimeout: TimeAmount?, eventLoop: any EventLoop) {
-        self.idleTimeout = idleTimeout
         self.eventLoop = eventLoop
         self.lastActivity = Atomic(NIODeadline.now().uptimeNanoseconds.clampedToInt64)
+        self.state = Mutex(State(idleTimeout: idleTimeout))
     }
 
     /// Records that data arrived.
     func touch() {
         lastActivity.store(NIODeadline.now().uptimeNanoseconds.clampedToInt64, ordering: .relaxed)
+    }
+
+    /// From now on, the operation may go quiet for at most `timeout` (once an upstream has sent its headers, say);
+    /// ignored when the guard is bounded already.
+    func boundSilence(by timeout: TimeAmount) {
+        touch()
+        let arm = state.withLock { state -> Bool in
+            guard state.outcome == nil, state.idleTimeout == nil else { return false }
+            state.idleTimeout = timeout
+            return true
+        }
+        if arm { armTimer() }
     }
 
     /// Stops the guarded operation (e.g. because the client went away); ignored once it has ended.
@@ -68,14 +81,6 @@ final class StreamGuard: Sendable {
         } else {
             waiter?.resume(returning: nil)
         }
-    }
-
-    /// Runs `operation` under a new guard, throwing `StreamStop.idleTimeout` if it goes quiet for `idleTimeout`.
-    static func run<Value: Sendable>(
-        idleTimeout: TimeAmount, eventLoop: any EventLoop,
-        _ operation: @escaping @Sendable (StreamGuard) async throws -> Value
-    ) async throws -> Value {
-        try await StreamGuard(idleTimeout: idleTimeout, eventLoop: eventLoop).run { try await operation($0) }
     }
 
     /// Runs `operation` (once per guard), throwing `StreamStop` if the guard trips first.
@@ -120,7 +125,7 @@ final class StreamGuard: Sendable {
     }
 
     private func armTimer() {
-        guard let idleTimeout else { return }
+        guard let idleTimeout = state.withLock({ $0.idleTimeout }) else { return }
         let deadline = NIODeadline.uptimeNanoseconds(UInt64(lastActivity.load(ordering: .relaxed))) + idleTimeout
         let timer = eventLoop.scheduleTask(deadline: deadline) { [self] in
             let idleSince = NIODeadline.uptimeNanoseconds(UInt64(lastActivity.load(ordering: .relaxed)))
