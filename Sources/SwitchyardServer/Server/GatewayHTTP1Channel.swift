@@ -170,7 +170,8 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
             "HTTP/1.1 \(statusLine)\r\ncontent-type: application/json\r\ncontent-length: \(body.count)\r\nconnection: close\r\n\r\n"
         )
         response.writeBytes(body)
-        context.writeAndFlush(wrapOutboundOut(response)).whenComplete { _ in context.close(promise: nil) }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(response)).whenComplete { _ in channel.close(promise: nil) }
     }
 }
 
