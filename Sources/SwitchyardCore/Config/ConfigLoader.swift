@@ -157,13 +157,8 @@ struct ConfigReader {
             case "api_key":
                 global.apiKeys = keyList(value, path)
             case "admin_key":
-                if let key = optionalString(value, path) {
-                    if !key.isEmpty {
-                        global.adminKey = key
-                    } else if case .string(let raw) = value, raw.contains("${") {
-                        problem(path, Self.emptyKeyMessage(raw))
-                    }
-                }
+                if case .null = value { continue }
+                if let key = gatewayKey(value, path), !key.isEmpty { global.adminKey = key }
             case "max_request_body_mb":
                 if let megabytes = number(value, path, .positive(upTo: 1024)) {
                     global.maxRequestBodyBytes = Int(megabytes * 1024 * 1024)
@@ -201,12 +196,8 @@ struct ConfigReader {
         switch node {
         case .null:
             return []
-        case .string(let raw):
-            guard let key = string(node, path) else { return [] }
-            // The literal "" means no authentication (the seed's config); an empty value from the environment is
-            // almost always an unset secret, and must not silently open the gateway.
-            if key.isEmpty && raw.contains("${") { problem(path, Self.emptyKeyMessage(raw)) }
-            return key.isEmpty ? [] : [key]
+        case .string:
+            return gatewayKey(node, path).map { $0.isEmpty ? [] : [$0] } ?? []
         case .array(let items):
             var keys: [String] = []
             for (index, item) in items.enumerated() {
@@ -224,8 +215,15 @@ struct ConfigReader {
         }
     }
 
-    static func emptyKeyMessage(_ raw: String) -> String {
-        "\(raw) is empty; set it, or write \"\" to run without a key"
+    /// A gateway key. The literal "" means no authentication (the seed's config); an empty value from the
+    /// environment is almost always an unset secret, and is a problem rather than a gateway silently left open.
+    mutating func gatewayKey(_ node: ConfigNode, _ path: String) -> String? {
+        guard let key = string(node, path) else { return nil }
+        if key.isEmpty, case .string(let raw) = node, raw.contains("${") {
+            problem(path, "\(raw) is empty; set it, or write \"\" to run without a key")
+            return nil
+        }
+        return key
     }
 
     // MARK: Models and providers

@@ -24,27 +24,25 @@ public struct TokenUsage: Sendable, Equatable {
     /// of them as whole numbers, or when one of them is above `maximumCount`.
     public init?(usageObject bytes: UnsafeRawBufferPointer) {
         guard let scan = try? JSONObjectScan.scanObject(bytes, in: 0..<bytes.count) else { return nil }
-        enum Count { case absent, value(Int), unusable }
-        func count(_ key: String) -> Count {
-            guard let member = scan.member(key), member.kind == .number else { return .absent }
+        var unbelievable = false
+        func count(_ key: String) -> Int? {
+            guard let member = scan.member(key), member.kind == .number else { return nil }
             var value = 0
             for byte in bytes[member.valueRange] {
-                guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return .absent }
+                guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
                 value = value * 10 + Int(byte - UInt8(ascii: "0"))
-                if value > Self.maximumCount { return .unusable }
+                if value > Self.maximumCount {
+                    unbelievable = true
+                    return nil
+                }
             }
-            return .value(value)
+            return value
         }
-        var counts: [Int?] = []
-        for key in ["prompt_tokens", "completion_tokens", "total_tokens"] {
-            switch count(key) {
-            case .absent: counts.append(nil)
-            case .value(let value): counts.append(value)
-            case .unusable: return nil
-            }
-        }
-        guard counts.contains(where: { $0 != nil }) else { return nil }
-        self.init(promptTokens: counts[0] ?? 0, completionTokens: counts[1] ?? 0, totalTokens: counts[2])
+        let prompt = count("prompt_tokens")
+        let completion = count("completion_tokens")
+        let total = count("total_tokens")
+        guard !unbelievable, prompt != nil || completion != nil || total != nil else { return nil }
+        self.init(promptTokens: prompt ?? 0, completionTokens: completion ?? 0, totalTokens: total)
     }
 
     /// The `usage` member of a JSON object (a whole response or one stream chunk), if it is a usable object.

@@ -60,6 +60,7 @@ struct StreamRelay: Sendable {
         connectionWatch.watch(clientConnection, stopping: streamGuard)
         defer { connectionWatch.end(clientConnection, stopping: streamGuard) }
         var outcome: RelayOutcome
+        var failureDetail: String?
         do {
             try await withGracefulShutdownHandler {
                 try await streamGuard.run { streamGuard in
@@ -74,16 +75,16 @@ struct StreamRelay: Sendable {
         } catch StreamStop.idleTimeout {
             outcome = .failed(reason: "no data from the upstream for \(Double(idleTimeout.nanoseconds) / 1e9) s")
         } catch let failure as UpstreamStreamFailure {
-            if let detail = failure.detail {
-                logger.error("ERROR stream from provider \(provider): \(detail)")
-            }
+            failureDetail = failure.detail
             outcome = .failed(reason: failure.reason)
         } catch {
             // A write to the client failed, the client disconnected, or the task was cancelled.
             outcome = .clientGone
         }
         if case .failed(let reason) = outcome {
-            logger.error("ERROR stream from provider \(provider) failed after it started: \(reason)")
+            logger.error(
+                "ERROR stream from provider \(provider) failed after it started: \(reason)\(failureDetail.map { " (\($0))" } ?? "")"
+            )
             if !progress.sawError {
                 let error = GatewayError(
                     status: 502, type: "api_error", code: "upstream_stream_error",
