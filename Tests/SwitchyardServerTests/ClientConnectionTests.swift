@@ -135,7 +135,7 @@ struct ClientConnectionTests {
                                 upstreamRef.withLock { $0 }?.abandon(request)
                                 throw error
                             }
-                            reached.withLock { _ = $0.insert(id) }
+                            if stage == .beforeFirstEvent { reached.withLock { _ = $0.insert(id) } }
                             try await Task.sleep(for: .milliseconds(20))
                         }
                         try await writer.finish(nil)
@@ -169,15 +169,15 @@ struct ClientConnectionTests {
                             let response = try await http.execute(outbound, timeout: .seconds(60))
                             var reader = StreamReader(response)
                             try await reader.read(until: "\"x\"")
+                            // A mid-stream client has reached its stage once it holds content.
+                            reached.withLock { _ = $0.insert(id) }
                             try await Task.sleep(for: .seconds(30))
                         }
-                        // Leave once the upstream has reached the stage (a mid-stream client leaves once it has
-                        // content), or after 10 s.
+                        // Leave once the stage is reached, or after 10 s.
                         let deadline = ContinuousClock.now + .seconds(10)
                         while !reached.withLock({ $0.contains(id) }), ContinuousClock.now < deadline {
                             try await Task.sleep(for: .milliseconds(10))
                         }
-                        if stage == .midStream { try await Task.sleep(for: .milliseconds(60)) }
                         request.cancel()
                         _ = await request.result
                     }
