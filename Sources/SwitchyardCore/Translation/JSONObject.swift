@@ -1,0 +1,37 @@
+import Foundation
+
+/// A decoded JSON object, as `JSONSerialization` gives it. Translators between dialects work on these; the OpenAI
+/// pass-through never builds one.
+public typealias JSONObject = [String: Any]
+
+extension JSONValue {
+    /// Parses bytes that must hold one JSON object.
+    public static func object(_ bytes: some Collection<UInt8>) -> JSONObject? {
+        (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) as? JSONObject
+    }
+
+    /// A whole number from a JSON value (`JSONSerialization` gives `NSNumber`s), nil for anything else or for
+    /// values beyond `TokenUsage.maximumCount`, so that counts from outside are range-checked where they enter.
+    public static func count(_ value: Any?) -> Int? {
+        guard let number = value as? NSNumber, !(value is Bool) else { return nil }
+        let double = number.doubleValue
+        guard double.isFinite, double >= 0, double <= Double(TokenUsage.maximumCount), double.rounded() == double
+        else { return nil }
+        return number.intValue
+    }
+}
+
+extension TokenUsage {
+    /// Reads an OpenAI `usage` object already decoded; nil when it has no counts or an unbelievable one.
+    public init?(openAIUsage usage: Any?) {
+        guard let usage = usage as? JSONObject else { return nil }
+        let prompt = JSONValue.count(usage["prompt_tokens"])
+        let completion = JSONValue.count(usage["completion_tokens"])
+        let total = JSONValue.count(usage["total_tokens"])
+        for key in ["prompt_tokens", "completion_tokens", "total_tokens"] where usage[key] != nil && !(usage[key] is NSNull) {
+            if JSONValue.count(usage[key]) == nil { return nil }
+        }
+        guard prompt != nil || completion != nil || total != nil else { return nil }
+        self.init(promptTokens: prompt ?? 0, completionTokens: completion ?? 0, totalTokens: total)
+    }
+}
