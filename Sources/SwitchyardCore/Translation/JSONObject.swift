@@ -13,11 +13,26 @@ extension JSONValue {
     /// A whole number from a JSON value (`JSONSerialization` gives `NSNumber`s), nil for anything else or for
     /// values beyond `TokenUsage.maximumCount`, so that counts from outside are range-checked where they enter.
     public static func count(_ value: Any?) -> Int? {
-        guard let number = value as? NSNumber, !(value is Bool) else { return nil }
+        guard let number = value as? NSNumber, !isBoolean(number) else { return nil }
         let double = number.doubleValue
         guard double.isFinite, double >= 0, double <= Double(TokenUsage.maximumCount), double.rounded() == double
         else { return nil }
         return number.intValue
+    }
+}
+
+extension JSONValue {
+    /// Whether a decoded value is a JSON boolean. `value is Bool` cannot tell: on Linux the numbers 0 and 1 from
+    /// `JSONSerialization` are `Bool`s too; only the number's type code (`c`) says it was `true`/`false`.
+    public static func isBoolean(_ value: Any?) -> Bool {
+        guard let number = value as? NSNumber else { return false }
+        return number.objCType.pointee == CChar(UInt8(ascii: "c"))
+    }
+
+    /// A decoded JSON number, never a boolean.
+    public static func number(_ value: Any?) -> NSNumber? {
+        guard let number = value as? NSNumber, !isBoolean(number) else { return nil }
+        return number
     }
 }
 
