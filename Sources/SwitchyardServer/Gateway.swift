@@ -70,15 +70,19 @@ public enum Gateway {
             path: (options.logDirectory as NSString).appendingPathComponent("requests.log"), toStandardError: false
         )
         let recorder = RequestRecorder(metrics: metrics, requestLog: requestLog, state: state)
+        let transport = UpstreamTransport(clients: clients)
         let proxy = ProxyEngine(
-            state: state, transport: UpstreamTransport(clients: clients), metrics: metrics, recorder: recorder
+            state: state, transport: transport, metrics: metrics, recorder: recorder,
+            credentials: Credentials(transport: transport, clock: options.clock)
         )
 
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
-        router.add(middleware: OpenAIErrorMiddleware())
+        router.add(middleware: ErrorMiddleware())
         HealthController().addRoutes(to: router)
         OpenAIController(state: state, proxy: proxy).addRoutes(to: router)
+        AnthropicController(proxy: proxy, state: state).addRoutes(to: router)
+        GeminiController(proxy: proxy, state: state).addRoutes(to: router)
         AdminController(state: state).addRoutes(to: router)
         MetricsController(state: state, metrics: metrics).addRoutes(to: router)
 

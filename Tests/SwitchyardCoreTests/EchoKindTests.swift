@@ -4,12 +4,12 @@ import Testing
 @testable import SwitchyardCore
 
 /// The built-in `echo` provider, which answers locally by repeating the prompt.
-@Suite struct EchoProviderTests {
+@Suite struct EchoKindTests {
     static let now = Date(timeIntervalSince1970: 1_750_000_000)
 
     var provider: ProviderConfig {
         var provider = ProviderConfig(name: "local")
-        provider.type = .echo
+        provider.type = "echo"
         provider.model = "echo-model"
         return provider
     }
@@ -17,8 +17,7 @@ import Testing
     /// Sends `json` through the echo adapter (as the proxy would) and answers it.
     func respond(_ json: String, _ endpoint: APIEndpoint = .chatCompletions, upstreamStream: Bool? = nil) throws -> LocalResponse {
         let client = try ClientRequest(endpoint: endpoint, body: buffer(json))
-        let request = EchoAdapter().makeRequest(
-            client, provider: provider, upstreamStream: upstreamStream ?? client.stream, clientHeaders: [])
+        let request = try EchoKind().upstreamRequest(client, provider: provider, upstreamStream: upstreamStream ?? client.stream, clientHeaders: [])
         return EchoResponder.respond(to: request, now: Self.now)
     }
 
@@ -221,9 +220,9 @@ import Testing
         #expect(error?["code"] as? String == "invalid_json")
     }
 
-    @Test func theEchoAdapterRenamesTheModelAndSendsNoHeaders() throws {
+    @Test func theEchoKindRenamesTheModelAndSendsNoHeaders() throws {
         let client = try ClientRequest(endpoint: .embeddings, body: buffer(#"{"model":"demo","input":"x"}"#))
-        let request = EchoAdapter().makeRequest(client, provider: provider, upstreamStream: false, clientHeaders: [HeaderField("x-a", "1")])
+        let request = try EchoKind().upstreamRequest(client, provider: provider, upstreamStream: false, clientHeaders: [HeaderField("x-a", "1")])
         #expect(request.url == "echo:/embeddings")
         #expect(request.headers.isEmpty)
         #expect(text(request.body) == #"{"model":"echo-model","input":"x"}"#)

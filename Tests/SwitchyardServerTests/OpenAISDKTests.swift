@@ -6,8 +6,6 @@ import Testing
 /// Drives the built `switchyard` binary with the official `openai` Python package (`pip install openai`).
 @Suite("OpenAI SDK end to end")
 struct OpenAISDKTests {
-    static let repositoryRoot = ShippedConfigTests.repositoryRoot
-
     @Test func theOfficialPythonSDKWorksAgainstTheBinary() async throws {
         let upstream = FakeUpstream { request in
             switch request.provider {
@@ -37,23 +35,11 @@ struct OpenAISDKTests {
             defer { gateway.stop() }
             let port = try await gateway.waitForPort()
 
-            let python = Process()
-            python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            python.arguments = ["python3", Self.repositoryRoot.appendingPathComponent("Tests/e2e/openai_sdk_e2e.py").path]
-            var environment = ProcessInfo.processInfo.environment
-            environment["SWITCHYARD_BASE_URL"] = "http://127.0.0.1:\(port)/v1"
-            environment["SWITCHYARD_KEY"] = "e2e-key"
-            python.environment = environment
-            let output = Pipe()
-            python.standardOutput = output
-            python.standardError = output
-            try python.run()
-            let text = try await Task.detached {
-                String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            }.value
-            python.waitUntilExit()
+            let (status, text) = try await PythonScript.run(
+                "openai_sdk_e2e.py", baseURL: "http://127.0.0.1:\(port)/v1", key: "e2e-key"
+            )
             #expect(
-                python.terminationStatus == 0,
+                status == 0,
                 "openai SDK end-to-end failed (is the openai package installed? pip install openai):\n\(text)"
             )
             #expect(text.contains("checks passed"))

@@ -282,14 +282,15 @@ struct ConfigReader {
         provider.timeout = global.defaultTimeout
 
         if let typeNode = lookup["type"], let typeName = string(typeNode, "\(path).type") {
-            if let type = ProviderType(rawValue: typeName.lowercased()) {
-                provider.type = type
+            if ProviderKinds.kind(named: typeName.lowercased()) != nil {
+                provider.type = typeName.lowercased()
             } else {
-                let known = ProviderType.allCases.map(\.rawValue).joined(separator: ", ")
+                let known = ProviderKinds.names.joined(separator: ", ")
                 problem("\(path).type", "unknown provider type \"\(typeName)\" (known: \(known))")
             }
         }
-        let needsUpstream = provider.type != .echo
+        let kind = provider.kind
+        let needsUpstream = kind.callsUpstream
 
         if let nameNode = lookup["name"] {
             if let name = string(nameNode, "\(path).name") {
@@ -357,9 +358,24 @@ struct ConfigReader {
                 if let length = integer(value, fieldPath, .positive(upTo: 100_000_000)) { provider.maxContextLength = length }
             case "rate_limit":
                 provider.rateLimit = readRateLimit(value, fieldPath)
+            case "ca_file":
+                if let file = string(value, fieldPath) {
+                    if let message = Self.caFileProblem(file) { problem(fieldPath, message) }
+                    provider.caFile = file
+                }
             default:
-                warning(fieldPath, "unknown setting (ignored)")
+                if let setting = kind.settings.first(where: { $0.name == key }) {
+                    if let text = string(value, fieldPath) {
+                        if let message = setting.problem(text) { problem(fieldPath, message) }
+                        provider.settings[key] = text
+                    }
+                } else {
+                    warning(fieldPath, "unknown setting (ignored)")
+                }
             }
+        }
+        for setting in kind.settings where provider.settings[setting.name] == nil {
+            provider.settings[setting.name] = setting.defaultValue(provider)
         }
         if !provider.streamSupport && !provider.nonStreamSupport {
             problem(path, "stream_support and non_stream_support cannot both be false")
@@ -367,7 +383,17 @@ struct ConfigReader {
         return provider
     }
 
-    static func endpointProblem(_ endpoint: String) -> String? {
+    /// A CA bundle must be a readable PEM file (whether its certificates parse is checked when the gateway
+    /// starts or reloads).
+    static func caFileProblem(_ path: String) -> String? {
+        guard let contents = FileManager.default.contents(atPath: path) else { return "cannot read the file \(path)" }
+        guard String(decoding: contents, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") else {
+            return "\(path) holds no PEM certificate"
+        }
+        return nil
+    }
+
+    public static func endpointProblem(_ endpoint: String) -> String? {
         guard let url = URL(string: endpoint), let scheme = url.scheme?.lowercased(),
             scheme == "http" || scheme == "https"
         else {

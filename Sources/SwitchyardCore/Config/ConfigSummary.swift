@@ -5,7 +5,7 @@ public enum ConfigSummary {
         let enabled = model.providers.filter(\.enabled)
         let tiers = Set(enabled.map(\.priority)).sorted().map { priority in
             let members = enabled.filter { $0.priority == priority }.map { provider in
-                var traits = ["\(provider.type.rawValue)", "weight \(provider.weight)"]
+                var traits = ["\(provider.type)", "weight \(provider.weight)"]
                 if !provider.streamSupport { traits.append("no stream") }
                 if !provider.nonStreamSupport { traits.append("stream only") }
                 if provider.rateLimit != nil { traits.append("quota") }

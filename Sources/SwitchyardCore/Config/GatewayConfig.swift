@@ -60,18 +60,11 @@ public struct ModelConfig: Sendable {
     }
 }
 
-/// The kinds of upstream Switchyard can talk to.
-public enum ProviderType: String, Sendable, CaseIterable {
-    /// Any OpenAI-compatible HTTP API.
-    case openai
-    /// A built-in provider that answers locally by echoing the prompt; needs no network or key.
-    case echo
-}
-
 /// One upstream provider of a model.
 public struct ProviderConfig: Sendable, Equatable {
     public var name: String
-    public var type: ProviderType = .openai
+    /// The provider kind's name (`type` in the config); see `ProviderKinds`.
+    public var type: String = "openai"
     /// Base URL such as `https://api.example.com/v1`, without a trailing slash.
     public var endpoint: String = ""
     public var apiKey: String = ""
@@ -93,9 +86,18 @@ public struct ProviderConfig: Sendable, Equatable {
     /// Ask streaming upstreams for `stream_options.include_usage`; servers that reject the field set this false
     /// (their streams are then counted by estimate).
     public var sendStreamOptions: Bool = true
+    /// Settings of the provider's kind (`deployment`, `auth_url`, …), defaults filled in.
+    public var settings: [String: String] = [:]
+    /// A PEM bundle of extra certificate authorities trusted for this provider's endpoint and auth URL.
+    public var caFile: String?
 
     public init(name: String) {
         self.name = name
+    }
+
+    /// The provider's kind; the config loader admits only registered kinds.
+    public var kind: any ProviderKind {
+        ProviderKinds.kind(named: type) ?? OpenAIKind()
     }
 
     /// The longest `timeout` accepted (seconds).

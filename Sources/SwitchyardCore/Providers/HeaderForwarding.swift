@@ -1,41 +1,6 @@
 import Foundation
 import NIOCore
 
-/// A request ready to send to a provider.
-public struct UpstreamRequest: Sendable {
-    public var url: String
-    public var headers: [HeaderField]
-    public var body: ByteBuffer
-    public var endpoint: APIEndpoint
-    /// Whether the upstream is asked to stream (may differ from the client's choice when converting).
-    public var stream: Bool
-
-    public init(url: String, headers: [HeaderField], body: ByteBuffer, endpoint: APIEndpoint, stream: Bool) {
-        self.url = url
-        self.headers = headers
-        self.body = body
-        self.endpoint = endpoint
-        self.stream = stream
-    }
-}
-
-/// Turns a client request into a provider's request. Adapters are pure data transforms: they never do I/O and
-/// never own the HTTP client.
-public protocol ProviderAdapter: Sendable {
-    func makeRequest(
-        _ request: ClientRequest, provider: ProviderConfig, upstreamStream: Bool, clientHeaders: [HeaderField]
-    ) -> UpstreamRequest
-}
-
-public enum ProviderAdapters {
-    public static func adapter(for type: ProviderType) -> any ProviderAdapter {
-        switch type {
-        case .openai: OpenAIAdapter()
-        case .echo: EchoAdapter()
-        }
-    }
-}
-
 /// Which client headers may travel upstream.
 public enum HeaderForwarding {
     /// Hop-by-hop headers (RFC 9110 §7.6.1), framing, credentials and headers the gateway sets itself.
@@ -44,7 +9,7 @@ public enum HeaderForwarding {
         "trailers", "transfer-encoding", "upgrade", "host", "content-length", "content-type", "accept",
         "accept-encoding", "authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie",
         "openai-organization", "openai-project", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto",
-        "forwarded", "x-real-ip", "x-request-id",
+        "forwarded", "x-real-ip", "x-request-id", "x-server-key",
     ]
 
     /// The client headers to forward: everything except the dropped set and any header the client's
@@ -60,5 +25,24 @@ public enum HeaderForwarding {
             let name = header.name.lowercased()
             return !dropped.contains(name) && !connectionTokens.contains(name)
         }
+    }
+
+    /// The headers of an upstream request: the client's forwardable ones, the content negotiation the gateway
+    /// needs (no compression, so streams stay scannable), the provider's credential, then `custom_headers`, which
+    /// replace headers of the same name.
+    public static func upstreamHeaders(
+        _ clientHeaders: [HeaderField], stream: Bool, credential: HeaderField?, provider: ProviderConfig
+    ) -> [HeaderField] {
+        var headers = forwardable(clientHeaders)
+        headers.append(HeaderField("content-type", "application/json"))
+        headers.append(HeaderField("accept", stream ? "text/event-stream" : "application/json"))
+        headers.append(HeaderField("accept-encoding", "identity"))
+        if let credential { headers.append(credential) }
+        for custom in provider.customHeaders {
+            let name = custom.name.lowercased()
+            headers.removeAll { $0.name.lowercased() == name }
+            headers.append(HeaderField(custom.name, custom.value))
+        }
+        return headers
     }
 }

@@ -64,7 +64,15 @@ extension GatewayError {
             case .overQuota(let until):
                 if let until { quotaResets.append(until) }
                 return "\(provider.name) (quota exhausted\(until.map { ", resets in \(Self.seconds($0, now))s" } ?? ""))"
+            case .cannotServe(let api):
+                return "\(provider.name) (type \(provider.type) does not serve \(api))"
             }
+        }
+        if skipped.allSatisfy({ if case .cannotServe = $0.availability { true } else { false } }) {
+            return GatewayError(
+                status: 400, type: "invalid_request_error", code: "unsupported_api",
+                message: "Model '\(model)' has no provider that serves this API: \(reasons.joined(separator: "; "))."
+            )
         }
         let retryAfter = String(max(1, Self.seconds((quotaResets + cooldownEnds).min() ?? now, now)))
         if !quotaResets.isEmpty || skipped.contains(where: { if case .overQuota = $0.availability { true } else { false } }) {

@@ -80,6 +80,8 @@ public enum ProviderAvailability: Sendable, Equatable {
     case coolingDown(until: Date)
     /// Its request or token allowance is used up until the given reset time.
     case overQuota(until: Date?)
+    /// Its kind cannot serve the client's API (only Gemini providers serve Gemini's native API).
+    case cannotServe(api: String)
 }
 
 /// The order in which one request tries a model's providers.

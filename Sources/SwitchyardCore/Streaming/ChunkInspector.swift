@@ -122,6 +122,17 @@ public struct ChunkInfo: Sendable, Equatable {
         }
     }
 
+    /// Azure's prompt-filter chunk: `choices` empty and `prompt_filter_results` set, nothing for a client.
+    public static func isPromptFilterOnly(_ data: ByteBuffer) -> Bool {
+        data.withUnsafeReadableBytes { bytes in
+            guard bytes.firstRange(of: #""prompt_filter_results""#) != nil,
+                let scan = try? JSONObjectScan.scanObject(bytes, in: 0..<bytes.count),
+                let choices = scan.member("choices")
+            else { return false }
+            return choices.kind == .array && isEmptyArray(bytes, choices.valueRange)
+        }
+    }
+
     /// Whether some `"key": value` with a non-null value occurs (at any depth).
     static func hasNonNullValue(_ bytes: UnsafeRawBufferPointer, key: StaticString) -> Bool {
         var searchFrom = 0

@@ -24,6 +24,7 @@ public struct StreamAggregator {
         var content = ""
         var hasContent = false
         var refusal: String?
+        var reasoning: String?
         var toolCalls: [Int: ToolCall] = [:]
         var functionCall: (name: String, arguments: String)?
         var finishReason: Any = NSNull()
@@ -50,14 +51,16 @@ public struct StreamAggregator {
             let message = ((error as? [String: Any])?["message"] as? String) ?? "upstream error"
             throw GatewayError(status: 502, type: "api_error", code: "upstream_stream_error", message: message)
         }
+        add(chunk: chunk)
+    }
+
+    /// Adds one canonical chunk (already checked for errors by its decoder).
+    public mutating func add(chunk: JSONObject) {
         chunkCount += 1
         for key in ["id", "created", "model", "system_fingerprint", "service_tier"] where envelope[key] == nil {
             if let value = chunk[key], !(value is NSNull) { envelope[key] = value }
         }
-        if let usageObject = chunk["usage"] as? [String: Any],
-            let bytes = try? JSONSerialization.data(withJSONObject: usageObject),
-            let parsed = bytes.withUnsafeBytes({ TokenUsage(usageObject: $0) })
-        {
+        if let usageObject = chunk["usage"] as? [String: Any], let parsed = TokenUsage(openAIUsage: usageObject) {
             usage = parsed
             envelope["usage"] = usageObject
         }
@@ -80,6 +83,9 @@ public struct StreamAggregator {
                     choice.hasContent = true
                 }
                 if let refusal = delta["refusal"] as? String { choice.refusal = (choice.refusal ?? "") + refusal }
+                if let reasoning = delta["reasoning_content"] as? String {
+                    choice.reasoning = (choice.reasoning ?? "") + reasoning
+                }
                 for case let call as [String: Any] in delta["tool_calls"] as? [Any] ?? [] {
                     let callIndex = call["index"] as? Int ?? choice.toolCalls.count
                     var state = choice.toolCalls[callIndex] ?? ToolCall()
@@ -104,6 +110,11 @@ public struct StreamAggregator {
 
     /// The aggregated answer as JSON bytes.
     public func result() -> [UInt8] {
+        JSONValue.encode(resultObject())
+    }
+
+    /// The aggregated answer.
+    public func resultObject() -> JSONObject {
         var response = envelope
         response["object"] = endpoint == .completions ? "text_completion" : "chat.completion"
         if response["id"] == nil { response["id"] = "" }
@@ -122,13 +133,14 @@ public struct StreamAggregator {
             }
             message["content"] = choice.hasContent || toolCalls.isEmpty ? choice.content : NSNull()
             if let refusal = choice.refusal { message["refusal"] = refusal }
+            if let reasoning = choice.reasoning { message["reasoning_content"] = reasoning }
             if !toolCalls.isEmpty { message["tool_calls"] = toolCalls }
             if let function = choice.functionCall {
                 message["function_call"] = ["name": function.name, "arguments": function.arguments]
             }
             return ["index": index, "message": message, "logprobs": NSNull(), "finish_reason": choice.finishReason]
         }
-        return JSONValue.encode(response)
+        return response
     }
 
     /// Characters of generated text so far (for estimating tokens when the upstream reports no usage).

@@ -8,13 +8,19 @@ public enum StreamSynthesizer {
     public static func stream(
         fromResponse body: ByteBuffer, endpoint: APIEndpoint, includeUsage: Bool
     ) throws(GatewayError) -> ByteBuffer {
-        guard let response = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any]
-        else {
-            throw GatewayError(
-                status: 502, type: "api_error", code: "invalid_upstream_response",
-                message: "The upstream answer is not a JSON object."
-            )
+        guard let response = JSONValue.object(body.readableBytesView) else { throw .invalidUpstreamAnswer }
+        var output = ByteBuffer()
+        for chunk in chunks(fromCompletion: response, endpoint: endpoint, includeUsage: includeUsage) {
+            output.writeImmutableBuffer(SSEEvent.encode(data: JSONValue.encode(chunk)))
         }
+        output.writeImmutableBuffer(SSEEvent.done)
+        return output
+    }
+
+    /// The chunks of that stream, without the `[DONE]` marker (other dialects end their streams their own way).
+    public static func chunks(
+        fromCompletion response: JSONObject, endpoint: APIEndpoint, includeUsage: Bool
+    ) -> [JSONObject] {
         var base: [String: Any] = [
             "id": response["id"] ?? "",
             "created": response["created"] ?? 0,
@@ -24,12 +30,12 @@ public enum StreamSynthesizer {
         if let fingerprint = response["system_fingerprint"] { base["system_fingerprint"] = fingerprint }
         if includeUsage { base["usage"] = NSNull() }
 
-        var output = ByteBuffer()
+        var output: [JSONObject] = []
         func emit(_ choices: [[String: Any]], usage: Any? = nil) {
             var chunk = base
             chunk["choices"] = choices
             if let usage { chunk["usage"] = usage }
-            output.writeImmutableBuffer(SSEEvent.encode(data: JSONValue.encode(chunk)))
+            output.append(chunk)
         }
 
         for case let choice as [String: Any] in response["choices"] as? [Any] ?? [] {
@@ -48,6 +54,9 @@ public enum StreamSynthesizer {
             emit([delta(["role": message["role"] ?? "assistant", "content": initialContent])])
             if let content = message["content"] as? String, !content.isEmpty {
                 emit([delta(["content": content])])
+            }
+            if let reasoning = message["reasoning_content"] as? String, !reasoning.isEmpty {
+                emit([delta(["reasoning_content": reasoning])])
             }
             if let refusal = message["refusal"] as? String, !refusal.isEmpty {
                 emit([delta(["refusal": refusal])])
@@ -68,7 +77,6 @@ public enum StreamSynthesizer {
         if includeUsage, let usage = response["usage"], !(usage is NSNull) {
             emit([], usage: usage)
         }
-        output.writeImmutableBuffer(SSEEvent.done)
         return output
     }
 }

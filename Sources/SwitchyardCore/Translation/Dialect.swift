@@ -25,3 +25,14 @@ public enum ClientAPI: Sendable, Equatable {
         }
     }
 }
+
+extension ClientAPI {
+    /// The API's name in messages.
+    public var displayName: String {
+        switch self {
+        case .openAI(let endpoint): "/v1/\(endpoint.rawValue)"
+        case .anthropicMessages: "Anthropic's Messages API"
+        case .geminiGenerateContent: "Gemini's native API"
+        }
+    }
+}

@@ -34,9 +34,13 @@ public enum UsageEstimate {
 
     /// Characters of generated text in a non-stream answer: message contents, tool-call arguments, or `text`.
     public static func completionCharacters(inResponse body: ByteBuffer) -> Int {
-        guard let response = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any]
-        else { return 0 }
-        return (response["choices"] as? [Any] ?? []).reduce(0) { total, choice in
+        guard let response = JSONValue.object(body.readableBytesView) else { return 0 }
+        return completionCharacters(inCompletion: response)
+    }
+
+    /// Characters of generated text in a decoded answer.
+    public static func completionCharacters(inCompletion response: JSONObject) -> Int {
+        (response["choices"] as? [Any] ?? []).reduce(0) { total, choice in
             guard let choice = choice as? [String: Any] else { return total }
             let message = choice["message"] as? [String: Any] ?? [:]
             let calls = (message["tool_calls"] as? [[String: Any]] ?? []).reduce(0) { sum, call in

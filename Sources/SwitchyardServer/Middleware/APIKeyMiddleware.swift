@@ -3,18 +3,22 @@ import HTTPTypes
 import Hummingbird
 import SwitchyardCore
 
-/// Requires one of `_global.api_key` on the OpenAI routes, as `Authorization: Bearer <key>` or `x-api-key`.
-/// With no key configured the routes are open.
+/// Requires one of `_global.api_key` on the client API routes, as `Authorization: Bearer <key>`, `x-api-key`,
+/// `x-goog-api-key` or `x-server-key` (and `?key=` on Gemini's routes, as Google's API accepts). With no key
+/// configured the routes are open.
 struct APIKeyMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let state: GatewayState
+    /// Whether the `key` query parameter counts (Gemini's native routes).
+    var acceptsQueryKey = false
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
         let keys = state.table.config.global.apiKeys
         if !keys.isEmpty {
-            try KeyCheck.require(keys: keys, in: request.headers)
+            let queryKey = acceptsQueryKey ? request.uri.queryParameters.get("key") : nil
+            try KeyCheck.require(keys: keys, presented: queryKey ?? KeyCheck.presentedKey(in: request.headers))
         }
         return try await next(request, context)
     }
@@ -30,14 +34,20 @@ enum KeyCheck {
                 return parts[1].trimmingCharacters(in: .whitespaces)
             }
         }
-        if let name = HTTPField.Name("x-api-key"), let key = headers[name] {
-            return key.trimmingCharacters(in: .whitespaces)
+        for name in keyHeaders {
+            if let key = headers[name] { return key.trimmingCharacters(in: .whitespaces) }
         }
         return nil
     }
 
+    private static let keyHeaders: [HTTPField.Name] = ["x-api-key", "x-goog-api-key", "x-server-key"].compactMap { HTTPField.Name($0) }
+
     static func require(keys: [String], in headers: HTTPFields) throws(GatewayError) {
-        guard let presented = presentedKey(in: headers), !presented.isEmpty else {
+        try require(keys: keys, presented: presentedKey(in: headers))
+    }
+
+    static func require(keys: [String], presented: String?) throws(GatewayError) {
+        guard let presented, !presented.isEmpty else {
             throw .unauthorized("Missing API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.")
         }
         // Every configured key is compared in full, so timing reveals neither which key matched nor how much of it.

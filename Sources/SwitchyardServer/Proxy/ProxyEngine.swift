@@ -7,13 +7,14 @@ import NIOCore
 import ServiceLifecycle
 import SwitchyardCore
 
-/// Serves one OpenAI request: picks providers in route order, retries and fails over by the failover policy, and
+/// Serves one request of any client API: picks providers in route order, retries and fails over by the failover policy, and
 /// converts between streaming and non-streaming answers where a provider cannot serve the client's mode.
 struct ProxyEngine: Sendable {
     let state: GatewayState
     let transport: UpstreamTransport
     let metrics: GatewayMetrics
     let recorder: RequestRecorder
+    let credentials: Credentials
     let connectionWatch = ClientConnectionWatch()
 
     /// Largest non-streamed upstream answer accepted (embeddings of big batches can be tens of MB).
@@ -21,25 +22,35 @@ struct ProxyEngine: Sendable {
     /// Largest upstream error body kept for passing through.
     static let maximumErrorBodyBytes = 1024 * 1024
 
+    /// Serves an OpenAI request.
     func handle(_ endpoint: APIEndpoint, request: Request, context: GatewayRequestContext) async throws -> Response {
+        let body = try await collectBody(of: request)
+        return try await serve(InboundRequest(openAI: ClientRequest(endpoint: endpoint, body: body)), request: request, context: context)
+    }
+
+    /// The request body, up to `max_request_body_mb`.
+    func collectBody(of request: Request) async throws -> ByteBuffer {
+        let limit = state.table.config.global.maxRequestBodyBytes
+        do {
+            return try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw GatewayError.payloadTooLarge(limit: limit)
+        }
+    }
+
+    /// Serves a request of any client API by its model's route.
+    func serve(_ inbound: InboundRequest, request: Request, context: GatewayRequestContext) async throws -> Response {
         let table = state.table
         let global = table.config.global
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: global.maxRequestBodyBytes)
-        } catch is NIOTooManyBytesError {
-            throw GatewayError.payloadTooLarge(limit: global.maxRequestBodyBytes)
-        }
-        let clientRequest = try ClientRequest(endpoint: endpoint, body: body)
-        context.trace?.request(model: clientRequest.model, stream: clientRequest.stream)
-        guard let route = table.route(for: clientRequest.model) else {
-            throw GatewayError.modelNotFound(clientRequest.model)
+        context.trace?.request(model: inbound.model, stream: inbound.stream)
+        guard let route = table.route(for: inbound.model) else {
+            throw GatewayError.modelNotFound(inbound.model)
         }
         let clientHeaders = request.headers.map { HeaderField($0.name.rawName, $0.value) }
         let deadline = ShutdownDeadline()
         return try await withGracefulShutdownHandler {
             try await serve(
-                clientRequest, route: route, global: global, clientHeaders: clientHeaders, deadline: deadline,
+                inbound, route: route, global: global, clientHeaders: clientHeaders, deadline: deadline,
                 context: context
             )
         } onGracefulShutdown: { [state] in
@@ -77,7 +88,7 @@ struct ProxyEngine: Sendable {
 
     /// Tries providers in route order, retrying and failing over by the failover policy.
     private func serve(
-        _ clientRequest: ClientRequest, route: ModelRoute, global: GlobalSettings, clientHeaders: [HeaderField],
+        _ inbound: InboundRequest, route: ModelRoute, global: GlobalSettings, clientHeaders: [HeaderField],
         deadline: ShutdownDeadline, context: GatewayRequestContext
     ) async throws -> Response {
         let logger = context.logger
@@ -86,18 +97,19 @@ struct ProxyEngine: Sendable {
         var plan = route.makePlan()
         var attempts: [AttemptRecord] = []
         let startedAt = clock.now()
-        while let slot = plan.next(availability: { $0.availability(now: clock.now(), timeZone: timeZone) }) {
+        let apiName = inbound.api.displayName
+        while let slot = plan.next(availability: { slot in
+            guard slot.config.kind.canServe(inbound) else { return .cannotServe(api: apiName) }
+            return slot.availability(now: clock.now(), timeZone: timeZone)
+        }) {
             let provider = slot.config
             // Counting the request before it is sent is what keeps concurrent requests from overshooting a limit.
             guard let lease = slot.state.usage.reserve(provider.rateLimit) else {
                 plan.skip(slot, because: .overQuota(until: slot.nextReset(in: timeZone)))
                 continue
             }
-            let upstreamStream = Self.upstreamStreams(client: clientRequest, provider: provider)
-            var upstreamRequest = ProviderAdapters.adapter(for: provider.type).makeRequest(
-                clientRequest, provider: provider, upstreamStream: upstreamStream, clientHeaders: clientHeaders
-            )
-            upstreamRequest.headers.append(HeaderField("x-request-id", context.requestID))
+            let upstreamStream = Self.upstreamStreams(client: inbound, provider: provider)
+            let translation = AttemptTranslation(request: inbound, provider: provider)
             var retry = 0
             while true {
                 logger.info(
@@ -106,10 +118,10 @@ struct ProxyEngine: Sendable {
                 let result: AttemptResult
                 let attemptStarted = ContinuousClock.now
                 do {
-                    result = try await guarded(deadline, context: context) { [upstreamRequest] attemptGuard in
+                    result = try await guarded(deadline, context: context) { attemptGuard in
                         try await attempt(
-                            upstreamRequest, provider: provider, lease: lease, client: clientRequest, global: global,
-                            attemptGuard: attemptGuard, context: context
+                            translation, upstreamStream: upstreamStream, clientHeaders: clientHeaders, lease: lease,
+                            global: global, attemptGuard: attemptGuard, context: context
                         )
                     }
                 } catch StreamStop.idleTimeout {
@@ -173,8 +185,10 @@ struct ProxyEngine: Sendable {
 
     /// Whether the upstream is asked to stream: the client's choice when the provider supports it, else the
     /// provider's only mode (the answer is then converted).
-    static func upstreamStreams(client: ClientRequest, provider: ProviderConfig) -> Bool {
-        guard client.endpoint.supportsStreaming else { return false }
+    static func upstreamStreams(client: InboundRequest, provider: ProviderConfig) -> Bool {
+        if case .openAI(let endpoint) = client.api, !endpoint.supportsStreaming { return false }
+        // Native Anthropic and Gemini APIs serve both modes; their answers are relayed as they come.
+        if client.api.dialect != .openAI && provider.kind.passesThrough(client) { return client.stream }
         return client.stream ? provider.streamSupport : !provider.nonStreamSupport
     }
 
@@ -197,12 +211,19 @@ struct ProxyEngine: Sendable {
     /// One try against one provider. On success the lease is settled with the tokens used (or handed to the stream
     /// relay, which settles it when the stream ends); on failure the caller decides what happens to it.
     private func attempt(
-        _ upstreamRequest: UpstreamRequest, provider: ProviderConfig, lease: UsageLease, client: ClientRequest,
+        _ translation: AttemptTranslation, upstreamStream: Bool, clientHeaders: [HeaderField], lease: UsageLease,
         global: GlobalSettings, attemptGuard: StreamGuard, context: GatewayRequestContext
     ) async throws -> AttemptResult {
+        let provider = translation.provider
+        let inbound = translation.request
         let response: UpstreamResponse
         do {
-            response = try await transport.send(upstreamRequest, provider: provider)
+            response = try await send(translation, upstreamStream: upstreamStream, clientHeaders: clientHeaders, context: context)
+        } catch let error as GatewayError {
+            // The request could not be put into the provider's API (a client mistake only that API rejects).
+            return .failed(.status(error.statusCode, retryAfter: nil), upstreamAnswer: Self.errorResponse(error, api: inbound.api))
+        } catch let failure as CredentialFailure {
+            return .failed(failure.attemptFailure, upstreamAnswer: nil)
         } catch {
             return .failed(try Self.classify(error), upstreamAnswer: nil)
         }
@@ -217,52 +238,45 @@ struct ProxyEngine: Sendable {
                 seconds: response.header("retry-after"), milliseconds: response.header("retry-after-ms"),
                 now: state.clock.now()
             )
-            var headers: HTTPFields = [.contentType: response.header("content-type") ?? "application/json"]
+            let translated = translation.clientError(status: response.status, body: errorBody)
+            var headers: HTTPFields = [.contentType: translated?.contentType ?? response.header("content-type") ?? "application/json"]
             headers.append(providerHeader)
             let answer = Response(
-                status: .init(code: response.status), headers: headers, body: .init(byteBuffer: errorBody)
+                status: .init(code: response.status), headers: headers,
+                body: .init(byteBuffer: translated?.body ?? errorBody)
             )
             return .failed(.status(response.status, retryAfter: retryAfter), upstreamAnswer: answer)
         }
 
         do {
             if response.isEventStream {
-                if client.stream {
+                if inbound.stream {
                     return try await openRelay(
-                        response, provider: provider, lease: lease, client: client, global: global,
-                        attemptGuard: attemptGuard, context: context
+                        response, translation: translation, lease: lease, global: global, attemptGuard: attemptGuard,
+                        context: context
                     )
                 }
                 guard provider.streamSupport else {
                     return .failed(.invalidResponse("an event stream from a provider configured not to stream"), upstreamAnswer: nil)
                 }
-                let (answer, usage) = try await aggregate(
-                    response, client: client, lease: lease, global: global, attemptGuard: attemptGuard
-                )
+                let answer = try await aggregate(response, translation: translation, global: global, attemptGuard: attemptGuard)
+                let usage = Self.settle(lease, request: inbound, reported: answer.usage, generatedCharacters: answer.generatedCharacters)
                 var headers: HTTPFields = [.contentType: "application/json"]
                 headers.append(providerHeader)
-                return .delivered(Response(status: .ok, headers: headers, body: .init(byteBuffer: answer)), usage: usage)
+                return .delivered(Response(status: .ok, headers: headers, body: .init(byteBuffer: answer.body)), usage: usage)
             }
-            let answer = try await response.body.collect(upTo: Self.maximumUpstreamBodyBytes, guard: attemptGuard)
-            // A 2xx that is not a JSON object (an HTML page from a wrong path, a truncated body) is not an answer.
-            guard let scan = try? JSONObjectScan(answer) else {
-                return .failed(.invalidResponse("the answer is not a JSON object"), upstreamAnswer: nil)
-            }
-            let events = try client.stream
-                ? StreamSynthesizer.stream(fromResponse: answer, endpoint: client.endpoint, includeUsage: client.includeUsage)
-                : nil
-            let usage = Self.settle(
-                lease, client: client, reported: answer.withUnsafeReadableBytes { TokenUsage(in: scan, of: $0) },
-                generatedCharacters: UsageEstimate.completionCharacters(inResponse: answer)
-            )
-            if let events {
+            let body = try await response.body.collect(upTo: Self.maximumUpstreamBodyBytes, guard: attemptGuard)
+            // A 2xx that is not the provider's answer (an HTML page from a wrong path, a truncated body) is not one.
+            let answer = try inbound.stream ? translation.synthesizedStream(body) : translation.answer(body)
+            let usage = Self.settle(lease, request: inbound, reported: answer.usage, generatedCharacters: answer.generatedCharacters)
+            if inbound.stream {
                 let headers = Self.eventStreamHeaders(providerHeader)
-                return .delivered(Response(status: .ok, headers: headers, body: .init(byteBuffer: events)), usage: usage)
+                return .delivered(Response(status: .ok, headers: headers, body: .init(byteBuffer: answer.body)), usage: usage)
             }
-            var headers: HTTPFields = [.contentType: response.header("content-type") ?? "application/json"]
+            let contentType = translation.passesThrough ? response.header("content-type") ?? "application/json" : "application/json"
+            var headers: HTTPFields = [.contentType: contentType]
             headers.append(providerHeader)
-            let answerResponse = Response(status: .init(code: response.status), headers: headers, body: .init(byteBuffer: answer))
-            return .delivered(answerResponse, usage: usage)
+            return .delivered(Response(status: .init(code: response.status), headers: headers, body: .init(byteBuffer: answer.body)), usage: usage)
         } catch let error as GatewayError {
             return .failed(.invalidResponse(error.message), upstreamAnswer: nil)
         } catch {
@@ -270,63 +284,90 @@ struct ProxyEngine: Sendable {
         }
     }
 
+    /// Builds the attempt's request with its credential and sends it; a provider whose access token was refused
+    /// gets one fresh token and one more try.
+    private func send(
+        _ translation: AttemptTranslation, upstreamStream: Bool, clientHeaders: [HeaderField],
+        context: GatewayRequestContext
+    ) async throws -> UpstreamResponse {
+        let provider = translation.provider
+        var credential = try await credentials.credential(for: provider)
+        var refreshed = false
+        while true {
+            var upstreamRequest = try translation.kind.makeRequest(
+                translation.request, provider: provider, credential: credential, upstreamStream: upstreamStream,
+                clientHeaders: clientHeaders
+            )
+            upstreamRequest.headers.append(HeaderField("x-request-id", context.requestID))
+            let response = try await transport.send(upstreamRequest, provider: provider)
+            guard response.status == 401, translation.kind.tokenExchange != nil, !refreshed else { return response }
+            context.logger.info("Provider \(provider.name) refused its access token; fetching a new one")
+            refreshed = true
+            credential = try await credentials.credential(for: provider, replacing: credential)
+        }
+    }
+
     /// Reads an upstream stream to its end and builds one non-stream answer from it, holding no more than a
     /// non-stream answer may be.
     private func aggregate(
-        _ response: UpstreamResponse, client: ClientRequest, lease: UsageLease, global: GlobalSettings,
-        attemptGuard: StreamGuard
-    ) async throws -> (ByteBuffer, TokenUsage) {
+        _ response: UpstreamResponse, translation: AttemptTranslation, global: GlobalSettings, attemptGuard: StreamGuard
+    ) async throws -> TranslatedAnswer {
         let body = response.body
         var framer = SSEEventFramer(maximumEventBytes: global.maxStreamEventBytes)
-        var aggregator = StreamAggregator(endpoint: client.endpoint)
+        var aggregation = translation.streamAggregation()
         var received = 0
         while let chunk = try await body.next() {
             attemptGuard.touch()
             received += chunk.readableBytes
             guard received <= Self.maximumUpstreamBodyBytes else { throw UpstreamBodyTooLarge(limit: Self.maximumUpstreamBodyBytes) }
             for event in try framer.append(chunk) {
-                if let data = SSEEvent.data(of: event) { try aggregator.add(data: data) }
+                if let data = SSEEvent.data(of: event) { try aggregation.add(data) }
             }
         }
-        guard aggregator.chunkCount > 0 else { throw UnusableAnswer(reason: "the stream carried no chunks") }
-        guard aggregator.sawDone || aggregator.sawFinishReason else {
-            throw UnusableAnswer(reason: "the stream ended before it finished")
-        }
-        let counted = Self.settle(
-            lease, client: client, reported: aggregator.usage, generatedCharacters: aggregator.generatedCharacterCount
-        )
-        return (ByteBuffer(bytes: aggregator.result()), counted)
+        return try aggregation.finish()
     }
 
-    /// Waits for the upstream stream's first data event, then commits: the client gets a 200 event stream that
-    /// relays the rest. Until then (comments and keep-alives do not count) a failure is still an ordinary failed
-    /// attempt, and another provider can take over unseen.
+    /// Waits until the upstream stream carries part of the answer (for OpenAI streams: its first data event), then
+    /// commits: the client gets a 200 event stream that relays the rest. Until then (comments, keep-alives and
+    /// openings do not count) a failure, an error event included, is still an ordinary failed attempt, and another
+    /// provider can take over unseen.
     private func openRelay(
-        _ response: UpstreamResponse, provider: ProviderConfig, lease: UsageLease, client: ClientRequest,
-        global: GlobalSettings, attemptGuard: StreamGuard, context: GatewayRequestContext
+        _ response: UpstreamResponse, translation: AttemptTranslation, lease: UsageLease, global: GlobalSettings,
+        attemptGuard: StreamGuard, context: GatewayRequestContext
     ) async throws -> AttemptResult {
+        let provider = translation.provider
         let body = response.body
         var framer = SSEEventFramer(maximumEventBytes: global.maxStreamEventBytes)
+        var translator = translation.streamTranslator()
         var firstEvents: [ByteBuffer] = []
-        reading: while let chunk = try await body.next() {
-            attemptGuard.touch()
-            let framed = try framer.append(chunk)
-            firstEvents += framed
-            if framed.contains(where: { SSEEvent.data(of: $0) != nil }) { break reading }
+        var upstreamEnded = true
+        do {
+            reading: while let chunk = try await body.next() {
+                attemptGuard.touch()
+                for event in try framer.append(chunk) {
+                    try translator.translate(event, into: &firstEvents)
+                }
+                if translator.carriesAnswer {
+                    upstreamEnded = false
+                    break reading
+                }
+            }
+            // A whole stream in the first read (a short answer): it must still have finished properly.
+            if upstreamEnded { try translator.finish(into: &firstEvents) }
+        } catch let failure as UpstreamStreamError {
+            context.logger.warning("Provider \(provider.name) failed its stream before it started: \(failure.reason)")
+            return .failed(.invalidResponse("the stream began with an error: \(failure.reason)"), upstreamAnswer: nil)
         }
-        guard let firstData = firstEvents.lazy.compactMap(SSEEvent.data(of:)).first else {
+        guard firstEvents.contains(where: { SSEEvent.data(of: $0) != nil }) else {
             return .failed(.invalidResponse("the stream ended before its first data event"), upstreamAnswer: nil)
         }
-        if ChunkInfo(data: firstData).isError {
-            context.logger.warning("Provider \(provider.name) began its stream with an error: \(String(buffer: firstData).prefix(300))")
-            return .failed(.invalidResponse("the stream began with an error event"), upstreamAnswer: nil)
-        }
-        let (metrics, recorder, trace, model, state) = (metrics, recorder, context.trace, client.model, state)
+        let inbound = translation.request
+        let (metrics, recorder, trace, model, state) = (metrics, recorder, context.trace, inbound.model, state)
         trace?.streaming(from: provider.name)
         metrics.streamOpened()
         let settlement = RelaySettlement { report in
             // A stream that broke or was abandoned still counts what it delivered.
-            let usage = Self.settle(lease, client: client, reported: report.usage, generatedCharacters: report.generatedBytes)
+            let usage = Self.settle(lease, request: inbound, reported: report.usage, generatedCharacters: report.generatedBytes)
             metrics.streamClosed()
             if case .failed = report.outcome {
                 metrics.streamFailed(model: model, provider: provider.name)
@@ -338,9 +379,10 @@ struct ProxyEngine: Sendable {
             }
         }
         let relay = StreamRelay(
-            body: body, framer: framer, firstEvents: firstEvents, clientWantsUsage: client.includeUsage,
-            idleTimeout: .fromSeconds(provider.timeout), eventLoop: context.eventLoop, provider: provider.name,
-            logger: context.logger, connectionWatch: connectionWatch,
+            body: upstreamEnded ? nil : body, framer: framer, firstEvents: firstEvents,
+            translator: RelayTranslator(translator), idleTimeout: .fromSeconds(provider.timeout),
+            eventLoop: context.eventLoop, provider: provider.name, logger: context.logger,
+            connectionWatch: connectionWatch,
             shutdownGrace: { .fromSeconds(state.table.config.global.shutdownGraceSeconds) }, settlement: settlement
         )
         let connection = context.channel
@@ -357,15 +399,21 @@ struct ProxyEngine: Sendable {
     /// Adds the tokens of a served request: the upstream's own count, or an estimate from characters.
     @discardableResult
     static func settle(
-        _ lease: UsageLease, client: ClientRequest, reported: TokenUsage?, generatedCharacters: @autoclosure () -> Int
+        _ lease: UsageLease, request: InboundRequest, reported: TokenUsage?, generatedCharacters: @autoclosure () -> Int
     ) -> TokenUsage {
         let usage =
             reported
-            ?? UsageEstimate.usage(
-                promptCharacters: UsageEstimate.promptCharacters(client), completionCharacters: generatedCharacters()
-            )
+            ?? UsageEstimate.usage(promptCharacters: request.promptCharacters, completionCharacters: generatedCharacters())
         lease.settle(usage)
         return usage
+    }
+
+    /// A gateway error as a response in the client's dialect.
+    static func errorResponse(_ error: GatewayError, api: ClientAPI) -> Response {
+        Response(
+            status: .init(code: error.statusCode), headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: api.errorBody(error)))
+        )
     }
 
     static func eventStreamHeaders(_ extra: HTTPField) -> HTTPFields {
@@ -397,19 +445,11 @@ struct ProxyEngine: Sendable {
         if error is UpstreamBodyTooLarge {
             return .invalidResponse("the answer is larger than \(maximumUpstreamBodyBytes) bytes")
         }
-        if let unusable = error as? UnusableAnswer {
-            return .invalidResponse(unusable.reason)
-        }
         if let tooLarge = error as? SSEEventTooLarge {
             return .invalidResponse("an event is larger than \(tooLarge.limit) bytes")
         }
         return .connection(String(String(describing: error).prefix(200)))
     }
-}
-
-/// A 2xx upstream answer that cannot be used (e.g. a stream that stopped before finishing).
-struct UnusableAnswer: Error {
-    var reason: String
 }
 
 extension HTTPField.Name {

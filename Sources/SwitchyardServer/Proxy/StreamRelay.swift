@@ -33,17 +33,19 @@ struct RelayReport: Sendable {
     var firstWriteAt: ContinuousClock.Instant?
 }
 
-/// Relays a committed upstream SSE stream to the client, event by event as it arrives.
+/// Relays a committed upstream SSE stream to the client, event by event as it arrives, through the attempt's
+/// translator (byte-exact when the provider speaks the client's dialect).
 ///
-/// Events are forwarded byte-exact, except that the usage chunk and `"usage": null` fields which Switchyard asked
-/// for itself are removed when the client did not ask for usage. The relay ends in one of three ways: the
-/// upstream finishes; the upstream fails (the client then gets one `data: {"error":…}` event and no `[DONE]`, never
-/// a silent clean end); or the client disconnects (the upstream request is cancelled at once).
+/// The relay ends in one of three ways: the upstream finishes; the upstream fails (the client then gets one error
+/// event in its dialect, never a silent clean end); or the client disconnects (the upstream request is cancelled at
+/// once).
 struct StreamRelay: Sendable {
-    let body: UpstreamBody
+    /// The rest of the upstream body; nil when the whole stream came before the commit.
+    let body: UpstreamBody?
     let framer: SSEEventFramer
+    /// Client events already translated before the commit.
     let firstEvents: [ByteBuffer]
-    let clientWantsUsage: Bool
+    let translator: RelayTranslator
     let idleTimeout: TimeAmount
     let eventLoop: any EventLoop
     let provider: String
@@ -55,16 +57,16 @@ struct StreamRelay: Sendable {
 
     func run(writer: inout any ResponseBodyWriter, clientConnection: any Channel) async throws {
         let sink = ClientSink(writer)
-        let progress = RelayProgress()
         let streamGuard = StreamGuard(idleTimeout: idleTimeout, eventLoop: eventLoop)
         connectionWatch.watch(clientConnection, stopping: streamGuard)
         defer { connectionWatch.end(clientConnection, stopping: streamGuard) }
         var outcome: RelayOutcome
         var failureDetail: String?
+        var forwarded: [ByteBuffer] = []
         do {
             try await withGracefulShutdownHandler {
                 try await streamGuard.run { streamGuard in
-                    try await pump(into: sink, progress: progress, streamGuard: streamGuard)
+                    try await pump(into: sink, streamGuard: streamGuard)
                 }
             } onGracefulShutdown: { [shutdownGrace] in
                 streamGuard.stop(.shuttingDown, after: shutdownGrace())
@@ -74,8 +76,9 @@ struct StreamRelay: Sendable {
             outcome = .failed(reason: "the gateway is shutting down")
         } catch StreamStop.idleTimeout {
             outcome = .failed(reason: "no data from the upstream for \(Double(idleTimeout.nanoseconds) / 1e9) s")
-        } catch let failure as UpstreamStreamFailure {
+        } catch let failure as UpstreamStreamError {
             failureDetail = failure.detail
+            forwarded = failure.forwarded
             outcome = .failed(reason: failure.reason)
         } catch {
             // A write to the client failed, the client disconnected, or the task was cancelled.
@@ -85,19 +88,21 @@ struct StreamRelay: Sendable {
             logger.error(
                 "ERROR stream from provider \(provider) failed after it started: \(reason)\(failureDetail.map { " (\($0))" } ?? "")"
             )
-            if !progress.sawError {
+            if forwarded.isEmpty {
                 let error = GatewayError(
                     status: 502, type: "api_error", code: "upstream_stream_error",
                     message: "The upstream provider \(provider) failed during the stream: \(reason)."
                 )
-                try? await writer.write(ByteBuffer(bytes: error.sseEvent))
+                try? await writer.write(translator.errorEvent(error))
+            } else {
+                try? await writer.write(contentsOf: forwarded)
             }
         } else if outcome == .clientGone {
             logger.info("Client disconnected from a stream of provider \(provider); upstream request cancelled")
         }
         settlement.finish(
             RelayReport(
-                outcome: outcome, usage: progress.usage, generatedBytes: progress.generatedBytes,
+                outcome: outcome, usage: translator.usage, generatedBytes: translator.generatedBytes,
                 firstWriteAt: sink.firstWriteAt
             )
         )
@@ -106,16 +111,18 @@ struct StreamRelay: Sendable {
         }
     }
 
-    private func pump(into sink: ClientSink, progress: RelayProgress, streamGuard: StreamGuard) async throws {
+    private func pump(into sink: ClientSink, streamGuard: StreamGuard) async throws {
         var framer = self.framer
-        try await deliver(firstEvents, to: sink, progress: progress)
+        if !firstEvents.isEmpty { try await sink.write(firstEvents) }
+        guard let body else { return }
+        var outgoing: [ByteBuffer] = []
         while true {
             let chunk: ByteBuffer?
             do {
                 chunk = try await body.next()
             } catch {
                 if Task.isCancelled { throw CancellationError() }
-                throw UpstreamStreamFailure(
+                throw UpstreamStreamError(
                     reason: "the connection to the upstream broke", detail: String(String(describing: error).prefix(300))
                 )
             }
@@ -125,51 +132,50 @@ struct StreamRelay: Sendable {
             do {
                 events = try framer.append(chunk)
             } catch {
-                throw UpstreamStreamFailure(reason: "the upstream sent an event larger than \(error.limit) bytes")
+                throw UpstreamStreamError(reason: "the upstream sent an event larger than \(error.limit) bytes")
             }
-            if !events.isEmpty {
-                try await deliver(events, to: sink, progress: progress)
-            }
-        }
-        if progress.sawError { throw UpstreamStreamFailure(reason: "the upstream sent an error event") }
-        if framer.pendingByteCount > 0 {
-            throw UpstreamStreamFailure(reason: "the stream ended in the middle of an event")
-        }
-        if !progress.sawDone && !progress.sawFinishReason {
-            throw UpstreamStreamFailure(reason: "the stream ended before it finished")
-        }
-    }
-
-    private func deliver(_ events: [ByteBuffer], to sink: ClientSink, progress: RelayProgress) async throws {
-        var outgoing: [ByteBuffer] = []
-        outgoing.reserveCapacity(events.count)
-        for event in events {
-            guard let data = SSEEvent.data(of: event) else {
-                outgoing.append(event)
-                continue
-            }
-            let info = ChunkInfo(data: data)
-            progress.record(info)
-            if !clientWantsUsage {
-                if info.isUsageOnly { continue }
-                if info.hasNullUsage, let trimmed = ChunkInfo.removingNullUsage(data) {
-                    outgoing.append(SSEEvent.encode(data: trimmed))
-                    continue
+            for event in events {
+                do {
+                    try translator.translate(event, into: &outgoing)
+                } catch {
+                    // What was translated before the failure still reaches the client.
+                    if !outgoing.isEmpty { try await sink.write(outgoing) }
+                    throw error
                 }
             }
-            outgoing.append(event)
+            if !outgoing.isEmpty {
+                try await sink.write(outgoing)
+                outgoing.removeAll(keepingCapacity: true)
+            }
         }
-        if !outgoing.isEmpty {
-            try await sink.write(outgoing)
+        if framer.pendingByteCount > 0 {
+            throw UpstreamStreamError(reason: "the stream ended in the middle of an event")
         }
+        try translator.finish(into: &outgoing)
+        if !outgoing.isEmpty { try await sink.write(outgoing) }
     }
 }
 
-struct UpstreamStreamFailure: Error {
-    /// What the client is told (no addresses or transport details).
-    var reason: String
-    /// What only the gateway log gets.
-    var detail: String? = nil
+/// The attempt's translator, moved into the relay's task: only that task uses it while the relay runs, and its
+/// totals are read after the relay's task has ended.
+final class RelayTranslator: @unchecked Sendable {
+    private var translator: any StreamTranslator
+
+    init(_ translator: any StreamTranslator) {
+        self.translator = translator
+    }
+
+    func translate(_ event: ByteBuffer, into output: inout [ByteBuffer]) throws(UpstreamStreamError) {
+        try translator.translate(event, into: &output)
+    }
+
+    func finish(into output: inout [ByteBuffer]) throws(UpstreamStreamError) {
+        try translator.finish(into: &output)
+    }
+
+    func errorEvent(_ error: GatewayError) -> ByteBuffer { translator.errorEvent(error) }
+    var usage: TokenUsage? { translator.usage }
+    var generatedBytes: Int { translator.generatedBytes }
 }
 
 /// The client side of a relay, moved into the relay's child task. Only that task writes while it runs; the
@@ -189,22 +195,5 @@ final class ClientSink: @unchecked Sendable {
             try await writer.write(contentsOf: buffers)
         }
         if firstWriteAt == nil { firstWriteAt = .now }
-    }
-}
-
-/// What the relay has seen so far; written only by the relay task, read after it has ended.
-final class RelayProgress: @unchecked Sendable {
-    private(set) var sawDone = false
-    private(set) var sawFinishReason = false
-    private(set) var sawError = false
-    private(set) var usage: TokenUsage?
-    private(set) var generatedBytes = 0
-
-    func record(_ info: ChunkInfo) {
-        generatedBytes += info.generatedBytes
-        if info.isDone { sawDone = true }
-        if info.hasFinishReason { sawFinishReason = true }
-        if info.isError { sawError = true }
-        if let usage = info.usage { self.usage = usage }
     }
 }

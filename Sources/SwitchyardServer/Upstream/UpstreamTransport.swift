@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import Synchronization
 import SwitchyardCore
 
@@ -80,30 +81,48 @@ struct UpstreamBodyTooLarge: Error {
     var limit: Int
 }
 
-/// Sends upstream requests: over HTTP for real providers, answered in-process for `echo`.
+/// Sends upstream requests: over HTTP for real providers (trusting a provider's `ca_file` besides the system's
+/// roots), answered in-process for local kinds such as `echo`.
 struct UpstreamTransport: Sendable {
     let clients: UpstreamClients
+    let trust = TrustConfigurations()
 
     func send(_ request: UpstreamRequest, provider: ProviderConfig) async throws -> UpstreamResponse {
-        switch provider.type {
-        case .echo:
-            let local = EchoResponder.respond(to: request)
+        if let local = provider.kind.respondLocally(to: request) {
             return UpstreamResponse(
                 status: local.status, headers: ["content-type": local.contentType], body: UpstreamBody(chunks: local.chunks)
             )
-        case .openai:
-            var outbound = HTTPClientRequest(url: request.url)
-            outbound.method = .POST
-            for header in request.headers {
-                outbound.headers.add(name: header.name, value: header.value)
-            }
-            outbound.body = .bytes(request.body)
-            let slot = clients.acquire()
-            let response = try await slot.client.execute(outbound, deadline: .now() + .fromSeconds(provider.timeout))
-            return UpstreamResponse(
-                status: Int(response.status.code), headers: response.headers, body: UpstreamBody(response.body, slot: slot)
-            )
         }
+        var outbound = HTTPClientRequest(url: request.url)
+        outbound.method = .POST
+        for header in request.headers {
+            outbound.headers.add(name: header.name, value: header.value)
+        }
+        outbound.body = .bytes(request.body)
+        if let caFile = provider.caFile {
+            outbound.tlsConfiguration = try trust.configuration(trusting: caFile)
+        }
+        let slot = clients.acquire()
+        let response = try await slot.client.execute(outbound, deadline: .now() + .fromSeconds(provider.timeout))
+        return UpstreamResponse(
+            status: Int(response.status.code), headers: response.headers, body: UpstreamBody(response.body, slot: slot)
+        )
+    }
+}
+
+/// TLS settings that trust a CA bundle in addition to the system's roots, made once per file: AsyncHTTPClient
+/// pools connections by TLS settings, so every request of a provider shares one pool. Certificate verification
+/// stays on.
+final class TrustConfigurations: Sendable {
+    private let made = Mutex<[String: TLSConfiguration]>([:])
+
+    func configuration(trusting caFile: String) throws -> TLSConfiguration {
+        if let configuration = made.withLock({ $0[caFile] }) { return configuration }
+        let certificates = try NIOSSLCertificate.fromPEMFile(caFile)
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.additionalTrustRoots = [.certificates(certificates)]
+        made.withLock { $0[caFile] = configuration }
+        return configuration
     }
 }
 

@@ -5,12 +5,15 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// A scriptable OpenAI-compatible upstream on 127.0.0.1, serving any number of named providers:
-/// provider `p1` lives at `http://127.0.0.1:<port>/p1/v1`. Every request is recorded.
+/// A scriptable upstream on 127.0.0.1, serving any number of named providers: OpenAI-compatible provider `p1` lives
+/// at `http://127.0.0.1:<port>/p1/v1` (Anthropic's `messages` there too), Gemini's at `…/p1/v1beta`, GigaChat's at
+/// `…/p1/api/v1` with its OAuth at `…/p1/oauth`, Azure's at `…/p1/openai`. Every request is recorded, with its
+/// path after the provider's base (`chat/completions`, `messages`, `models/m:generateContent`, `oauth`, …).
 final class FakeUpstream: Sendable {
     struct Received: Sendable {
         var provider: String
         var path: String
+        var query: String = ""
         var headers: HTTPFields
         var body: ByteBuffer
 
@@ -49,10 +52,18 @@ final class FakeUpstream: Sendable {
         abandonedRequests.withLock { $0.append(request) }
     }
 
-    /// The base URL to put in a provider's `endpoint`.
-    func endpoint(_ provider: String) -> String {
-        "http://127.0.0.1:\(port)/\(provider)/v1"
+    /// The base URL to put in a provider's `endpoint`; `base` is the API's version path (`v1`, `v1beta`,
+    /// `api/v1`, `openai`).
+    func endpoint(_ provider: String, base: String = "v1") -> String {
+        "http://127.0.0.1:\(port)/\(provider)/\(base)"
     }
+
+    /// The paths the fake answers, after `/{provider}/`, and the prefix the recorded path drops.
+    private static let routes: [(pattern: String, base: String)] = [
+        ("v1/chat/completions", "v1/"), ("v1/completions", "v1/"), ("v1/embeddings", "v1/"), ("v1/messages", "v1/"),
+        ("v1/messages/count_tokens", "v1/"), ("v1beta/models/{call}", "v1beta/"), ("api/v1/chat/completions", "api/v1/"),
+        ("oauth", ""), ("openai/deployments/{deployment}/chat/completions", "openai/"),
+    ]
 
     var port: Int { portBox.withLock { $0! } }
 
@@ -68,12 +79,15 @@ final class FakeUpstream: Sendable {
 
     func makeApplication(onRunning: @escaping @Sendable () -> Void) -> some ApplicationProtocol {
         let router = Router()
-        for path in ["chat/completions", "completions", "embeddings"] {
-            router.post(RouterPath("{provider}/v1/\(path)")) { [self] request, context in
+        for route in Self.routes {
+            router.post(RouterPath("{provider}/\(route.pattern)")) { [self] request, context in
                 let provider = context.parameters.get("provider") ?? ""
+                let full = request.uri.path.dropFirst(provider.count + 2)
+                let path = String(full.dropFirst(route.base.count))
+                let query = request.uri.query ?? ""
                 guard noticesAbandonment else {
                     let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
-                    let record = Received(provider: provider, path: path, headers: request.headers, body: body)
+                    let record = Received(provider: provider, path: path, query: query, headers: request.headers, body: body)
                     received.withLock { $0.append(record) }
                     return try await handler(record)
                 }
@@ -81,7 +95,7 @@ final class FakeUpstream: Sendable {
                 do {
                     var response = try await request.body.consumeWithCancellationOnInboundClose { body in
                         let bytes = try await body.collect(upTo: 64 * 1024 * 1024)
-                        let record = Received(provider: provider, path: path, headers: request.headers, body: bytes)
+                        let record = Received(provider: provider, path: path, query: query, headers: request.headers, body: bytes)
                         recorded.withLock { $0 = record }
                         received.withLock { $0.append(record) }
                         return try await handler(record)

@@ -1,22 +1,40 @@
 import Foundation
 import NIOCore
 
-/// The built-in `echo` provider: builds requests like an OpenAI upstream, then answers them locally, repeating the
-/// last user message (or prompt). It streams word by word, reports usage (estimated from characters) and serves
-/// embeddings, so the shipped config works with no network and no keys.
-public struct EchoAdapter: ProviderAdapter {
+/// The built-in `echo` provider (`type: echo`): builds requests like an OpenAI upstream, then answers them
+/// locally, repeating the last user message (or prompt). It streams word by word, reports usage (estimated from
+/// characters) and serves embeddings, so the shipped config works with no network and no keys.
+public struct EchoKind: ProviderKind {
     public init() {}
 
+    public var name: String { "echo" }
+    public var callsUpstream: Bool { false }
+    public var nativeDialect: Dialect? { .openAI }
+
     public func makeRequest(
-        _ request: ClientRequest, provider: ProviderConfig, upstreamStream: Bool, clientHeaders: [HeaderField]
-    ) -> UpstreamRequest {
-        UpstreamRequest(
-            url: "echo:" + request.endpoint.upstreamPath,
-            headers: [],
-            body: request.upstreamBody(model: provider.model, stream: upstreamStream, requestUsage: upstreamStream && provider.sendStreamOptions),
-            endpoint: request.endpoint,
+        _ request: InboundRequest, provider: ProviderConfig, credential: String, upstreamStream: Bool,
+        clientHeaders: [HeaderField]
+    ) throws(GatewayError) -> UpstreamRequest {
+        let canonical = try request.requireCanonical(by: name)
+        return UpstreamRequest(
+            url: "echo:" + canonical.endpoint.upstreamPath, headers: [],
+            body: canonical.upstreamBody(provider: provider, stream: upstreamStream), endpoint: canonical.endpoint,
             stream: upstreamStream
         )
+    }
+
+    public func streamDecoder(for request: InboundRequest, provider: ProviderConfig) -> any UpstreamStreamDecoder {
+        OpenAIStreamDecoder()
+    }
+
+    public func canonicalAnswer(
+        _ body: ByteBuffer, for request: InboundRequest, provider: ProviderConfig
+    ) throws(GatewayError) -> JSONObject {
+        try OpenAIKind.answerObject(body)
+    }
+
+    public func respondLocally(to request: UpstreamRequest) -> LocalResponse? {
+        EchoResponder.respond(to: request)
     }
 }
 

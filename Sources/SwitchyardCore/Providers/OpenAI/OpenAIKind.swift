@@ -1,0 +1,70 @@
+import NIOCore
+
+/// OpenAI-compatible upstreams (`type: openai`, the default): `<endpoint>/chat/completions` (etc.) with
+/// `Authorization: Bearer <api_key>`, the body forwarded with only `model` (and the stream fields) changed.
+public struct OpenAIKind: ProviderKind {
+    public init() {}
+
+    public var name: String { "openai" }
+    public var nativeDialect: Dialect? { .openAI }
+
+    public func makeRequest(
+        _ request: InboundRequest, provider: ProviderConfig, credential: String, upstreamStream: Bool,
+        clientHeaders: [HeaderField]
+    ) throws(GatewayError) -> UpstreamRequest {
+        let canonical = try request.requireCanonical(by: name)
+        return UpstreamRequest(
+            url: provider.endpoint + canonical.endpoint.upstreamPath,
+            headers: HeaderForwarding.upstreamHeaders(
+                clientHeaders, stream: upstreamStream,
+                credential: credential.isEmpty ? nil : HeaderField("authorization", "Bearer \(credential)"),
+                provider: provider
+            ),
+            body: canonical.upstreamBody(provider: provider, stream: upstreamStream),
+            endpoint: canonical.endpoint,
+            stream: upstreamStream
+        )
+    }
+
+    public func streamDecoder(for request: InboundRequest, provider: ProviderConfig) -> any UpstreamStreamDecoder {
+        OpenAIStreamDecoder()
+    }
+
+    public func canonicalAnswer(
+        _ body: ByteBuffer, for request: InboundRequest, provider: ProviderConfig
+    ) throws(GatewayError) -> JSONObject {
+        try OpenAIKind.answerObject(body)
+    }
+
+    /// An OpenAI answer body parsed, or an invalid-answer error.
+    static func answerObject(_ body: ByteBuffer) throws(GatewayError) -> JSONObject {
+        guard let object = JSONValue.object(body.readableBytesView) else { throw .invalidUpstreamAnswer }
+        return object
+    }
+}
+
+extension InboundRequest {
+    /// The canonical request, for kinds that build from it; Gemini-native calls have none.
+    func requireCanonical(by kind: String) throws(GatewayError) -> ClientRequest {
+        guard let canonical else {
+            throw .invalidRequest("Gemini's native API is served only by providers of type gemini, not \(kind).")
+        }
+        return canonical
+    }
+}
+
+extension ClientRequest {
+    /// The body for an OpenAI-compatible provider: its model, the upstream mode, and the usage chunk asked for
+    /// when the provider accepts `stream_options`.
+    func upstreamBody(provider: ProviderConfig, stream: Bool) -> ByteBuffer {
+        upstreamBody(model: provider.model, stream: stream, requestUsage: stream && provider.sendStreamOptions)
+    }
+}
+
+extension GatewayError {
+    /// A 2xx answer that is not what the provider's API returns.
+    public static let invalidUpstreamAnswer = GatewayError(
+        status: 502, type: "api_error", code: "invalid_upstream_response",
+        message: "The upstream answer is not a JSON object of the provider's API."
+    )
+}

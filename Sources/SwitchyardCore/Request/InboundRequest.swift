@@ -1,0 +1,120 @@
+import Foundation
+import NIOCore
+
+/// A client's request as it arrived, in its own API, with the canonical (OpenAI chat) form every provider kind can
+/// be served from.
+public struct InboundRequest: Sendable {
+    public let api: ClientAPI
+    /// The public model name the client asked for.
+    public let model: String
+    public let stream: Bool
+    /// The request in OpenAI form; nil for Gemini's native API, which only Gemini providers serve.
+    public let canonical: ClientRequest?
+    /// The client's own request, for providers that speak its dialect.
+    public let native: NativeRequest
+
+    /// An OpenAI request: the canonical form is the request itself.
+    public init(openAI request: ClientRequest) {
+        api = .openAI(request.endpoint)
+        model = request.model
+        stream = request.stream
+        canonical = request
+        native = .openAI
+    }
+
+    public init(anthropic request: AnthropicMessagesRequest) throws(GatewayError) {
+        api = .anthropicMessages
+        model = request.model
+        stream = request.stream
+        let chat = try request.chatBody()
+        canonical = try ClientRequest(endpoint: .chatCompletions, body: ByteBuffer(bytes: JSONValue.encode(chat)))
+        native = .anthropic(request)
+    }
+
+    public init(gemini call: GeminiCall) {
+        api = .geminiGenerateContent
+        model = call.model
+        stream = call.stream
+        canonical = nil
+        native = .gemini(call)
+    }
+
+    /// Whether an OpenAI client asked for the usage chunk of its stream.
+    public var clientWantsUsage: Bool {
+        if case .openAI = native { return canonical?.includeUsage ?? false }
+        return false
+    }
+
+    /// Characters of prompt text, for estimating tokens when the upstream reports none.
+    public var promptCharacters: Int {
+        switch native {
+        case .openAI, .anthropic: canonical.map(UsageEstimate.promptCharacters) ?? 0
+        case .gemini(let call): call.promptCharacters
+        }
+    }
+}
+
+/// The client's own request, kept for providers of its dialect.
+public enum NativeRequest: Sendable {
+    case openAI
+    case anthropic(AnthropicMessagesRequest)
+    case gemini(GeminiCall)
+}
+
+/// A call to Gemini's native `models/{model}:{method}`, passed through to Gemini providers untouched except for the
+/// model in the path and the key.
+public struct GeminiCall: Sendable {
+    public let model: String
+    /// `generateContent` or `streamGenerateContent`.
+    public let method: String
+    /// The query string without the client's `key`, or "" (`alt=sse` and others kept as sent).
+    public let query: String
+    public let body: ByteBuffer
+
+    public static let methods: Set<String> = ["generateContent", "streamGenerateContent"]
+
+    /// - Parameter modelAndMethod: the path segment `gemini-2.5-flash:generateContent`.
+    public init(modelAndMethod: String, query: String, body: ByteBuffer) throws(GatewayError) {
+        guard let colon = modelAndMethod.lastIndex(of: ":") else {
+            throw .notFound(path: "models/\(modelAndMethod)")
+        }
+        let model = String(modelAndMethod[..<colon])
+        let method = String(modelAndMethod[modelAndMethod.index(after: colon)...])
+        guard Self.methods.contains(method) else { throw .notFound(path: "models/\(modelAndMethod)") }
+        guard !model.isEmpty else {
+            throw .invalidRequest("The model name in the path must not be empty.", param: "model")
+        }
+        guard (try? JSONObjectScan(body)) != nil else {
+            throw .invalidJSON("the body must be a JSON object")
+        }
+        self.model = model
+        self.method = method
+        self.query = Self.removingKey(from: query)
+        self.body = body
+    }
+
+    /// True for `streamGenerateContent` with `alt=sse`; without it Gemini streams one JSON array, which is
+    /// relayed as a whole answer.
+    public var stream: Bool {
+        method == "streamGenerateContent"
+            && query.split(separator: "&").contains { $0.lowercased() == "alt=sse" }
+    }
+
+    /// The query without `key=` parameters (the client's gateway key never travels upstream).
+    static func removingKey(from query: String) -> String {
+        query.split(separator: "&", omittingEmptySubsequences: true)
+            .filter { !$0.hasPrefix("key=") && $0 != "key" }
+            .joined(separator: "&")
+    }
+
+    var promptCharacters: Int {
+        guard let object = JSONValue.object(body.readableBytesView) else { return 0 }
+        var total = 0
+        for case let content as JSONObject in object["contents"] as? [Any] ?? [] {
+            for case let part as JSONObject in content["parts"] as? [Any] ?? [] {
+                total += (part["text"] as? String)?.count ?? 0
+            }
+        }
+        return total
+    }
+}

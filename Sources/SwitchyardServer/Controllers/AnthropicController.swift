@@ -1,0 +1,56 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SwitchyardCore
+
+/// Anthropic's Messages API: `POST /v1/messages` served by any provider kind (byte-exact by Anthropic providers,
+/// translated for the others), and `POST /v1/messages/count_tokens`. Errors come in Anthropic's shape.
+struct AnthropicController {
+    let proxy: ProxyEngine
+    let state: GatewayState
+
+    func addRoutes(to router: Router<GatewayRequestContext>) {
+        let group = router.group("v1/messages")
+            .add(middleware: ErrorMiddleware(dialect: .anthropic))
+            .add(middleware: RequestTracingMiddleware(recorder: proxy.recorder))
+            .add(middleware: APIKeyMiddleware(state: state))
+        group.post { request, context in
+            let body = try await proxy.collectBody(of: request)
+            let inbound = try InboundRequest(anthropic: AnthropicMessagesRequest(body: body))
+            return try await proxy.serve(inbound, request: request, context: context)
+        }
+        group.post("count_tokens") { request, context in
+            try await countTokens(request, context: context)
+        }
+    }
+
+    /// Asked of the model's first Anthropic provider that answers; otherwise estimated from the text.
+    private func countTokens(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let body = try await proxy.collectBody(of: request)
+        let messages = try AnthropicMessagesRequest(body: body, requiresMaxTokens: false)
+        guard let route = state.table.route(for: messages.model) else { throw GatewayError.modelNotFound(messages.model) }
+        let clientHeaders = request.headers.map { HeaderField($0.name.rawName, $0.value) }
+        for slot in route.providers where slot.config.enabled && slot.config.kind is AnthropicKind {
+            let provider = slot.config
+            do {
+                let credential = try await proxy.credentials.credential(for: provider)
+                let upstream = AnthropicKind.countTokensRequest(
+                    messages, provider: provider, credential: credential, clientHeaders: clientHeaders
+                )
+                let response = try await proxy.transport.send(upstream, provider: provider)
+                let answer = try await response.body.collect(upTo: ProxyEngine.maximumErrorBodyBytes)
+                if (200..<300).contains(response.status), JSONValue.object(answer.readableBytesView) != nil {
+                    return Response(
+                        status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: answer)
+                    )
+                }
+                context.logger.warning("Provider \(provider.name) could not count tokens (HTTP \(response.status)); trying the next")
+            } catch {
+                context.logger.warning("Provider \(provider.name) could not count tokens: \(error); trying the next")
+            }
+        }
+        return OpenAIController.json(["input_tokens": messages.estimatedInputTokens])
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import Testing
+
+/// OpenAI clients served by providers of other kinds (Anthropic, Gemini, GigaChat, Azure) through the real server
+/// and fake native upstreams: requests translated, answers and streams translated back, failover, usage and
+/// credentials as for any provider.
+@Suite("Native providers")
+struct NativeProviderTests {
+    @Test("an Anthropic provider answers an OpenAI client, and its usage counts with cache tokens")
+    func anAnthropicProviderAnswersAnOpenAIClient() async throws {
+        let upstream = FakeUpstream { request in
+            request.json["stream"] as? Bool == true
+                ? Reply.sse(NativeReply.anthropicStream(["Hello", " there"]))
+                : NativeReply.anthropicMessage("Hello there")
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("a", endpoint: upstream.endpoint("a"), model: "claude-up", extra: #","type":"anthropic""#)])
+        } _: { client in
+            let body = #"{"model":"m","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}]}"#
+            let reply = try await client.post("/v1/chat/completions", body)
+            #expect(reply.status == 200)
+            #expect(reply.content == "Hello there")
+            let usage = reply.json["usage"] as? [String: Any]
+            #expect(usage?["prompt_tokens"] as? Int == 14 && usage?["completion_tokens"] as? Int == 5)
+            let choice = (reply.json["choices"] as? [[String: Any]])?.first
+            #expect(choice?["finish_reason"] as? String == "stop")
+
+            let sent = try #require(upstream.requests.first)
+            #expect(sent.path == "messages")
+            #expect(sent.header("x-api-key") == "key-a" && sent.header("anthropic-version") == "2023-06-01")
+            #expect(sent.header("authorization") == nil)
+            #expect(sent.json["model"] as? String == "claude-up")
+            #expect(sent.json["max_tokens"] as? Int == 4096, "max_tokens is always sent")
+            #expect(sent.json["system"] != nil && (sent.json["messages"] as? [Any])?.count == 1)
+
+            let streamed = try await client.post(
+                "/v1/chat/completions", chatBody(stream: true, extra: #","stream_options":{"include_usage":true}"#)
+            )
+            #expect(streamed.status == 200)
+            #expect(streamed.streamedContent == "Hello there")
+            #expect(streamed.events.last == "[DONE]")
+            let deltas = streamed.eventObjects.compactMap { ($0["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any] }
+            #expect(deltas.first?["role"] as? String == "assistant")
+            let usageChunk = streamed.eventObjects.last { ($0["choices"] as? [Any])?.isEmpty == true }
+            #expect((usageChunk?["usage"] as? [String: Any])?["total_tokens"] as? Int == 19)
+
+            let stats = try await client.get("/admin/stats")
+            #expect(((stats.json["m"] as? [String: Any])?["a"] as? [String: Any])?["tokens"] as? Int == 38)
+        }
+    }
+
+    @Test("an Anthropic overloaded answer and an error event before the first byte both fail over to an OpenAI provider")
+    func anthropicFailuresFailOverToAnOpenAIProvider() async throws {
+        let upstream = FakeUpstream { request in
+            switch request.provider {
+            case "overloaded": NativeReply.anthropicError(529, type: "overloaded_error", message: "Overloaded")
+            case "erroring":
+                Reply.sse([
+                    NativeReply.anthropicStream(["x"])[0],
+                    NativeReply.anthropicEvent("error", #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#),
+                ])
+            default:
+                request.json["stream"] as? Bool == true
+                    ? Reply.sse(Reply.streamEvents(["from", " openai"])) : Reply.chatCompletion(content: "from openai")
+            }
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("overloaded", endpoint: upstream.endpoint("overloaded"), extra: #","type":"anthropic""#),
+                providerJSON("erroring", endpoint: upstream.endpoint("erroring"), priority: 2, extra: #","type":"anthropic""#),
+                providerJSON("openai", endpoint: upstream.endpoint("openai"), priority: 3),
+            ])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody(stream: true))
+            #expect(reply.status == 200)
+            #expect(reply.streamedContent == "from openai")
+            #expect(reply.header("x-switchyard-provider") == "openai")
+            #expect(upstream.count("overloaded") == 1 && upstream.count("erroring") == 1)
+        }
+    }
+
+    @Test("a Gemini provider answers an OpenAI client: CRLF stream with [DONE] added, tool calls with finish_reason tool_calls")
+    func aGeminiProviderAnswersAnOpenAIClient() async throws {
+        let upstream = FakeUpstream { request in
+            if request.path.hasSuffix(":streamGenerateContent") {
+                return Reply.sse(NativeReply.geminiStream(["Hello", " from Gemini"]))
+            }
+            return Reply.json(request.json["tools"] != nil ? NativeReply.geminiFunctionCall : NativeReply.geminiText("Hello from Gemini"))
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("g", endpoint: upstream.endpoint("g", base: "v1beta"), model: "gemini-up", extra: #","type":"gemini""#)])
+        } _: { client in
+            let streamed = try await client.post("/v1/chat/completions", chatBody(stream: true))
+            #expect(streamed.status == 200)
+            #expect(streamed.streamedContent == "Hello from Gemini")
+            #expect(streamed.events.last == "[DONE]")
+            let sent = try #require(upstream.requests.first)
+            #expect(sent.path == "models/gemini-up:streamGenerateContent" && sent.query == "alt=sse")
+            #expect(sent.header("x-goog-api-key") == "key-g")
+            #expect((sent.json["contents"] as? [[String: Any]])?.first?["role"] as? String == "user")
+
+            let tools = #","tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","additionalProperties":false,"properties":{"city":{"type":"string"}}}}}]"#
+            let called = try await client.post("/v1/chat/completions", chatBody(extra: tools))
+            #expect(called.status == 200)
+            let choice = try #require((called.json["choices"] as? [[String: Any]])?.first)
+            #expect(choice["finish_reason"] as? String == "tool_calls")
+            let call = ((choice["message"] as? [String: Any])?["tool_calls"] as? [[String: Any]])?.first
+            #expect((call?["function"] as? [String: Any])?["arguments"] as? String == #"{"city":"Paris"}"#)
+            let declarations = (upstream.requests.last?.json["tools"] as? [[String: Any]])?.first?["functionDeclarations"] as? [[String: Any]]
+            let parameters = declarations?.first?["parameters"] as? [String: Any]
+            #expect(parameters != nil && parameters?["additionalProperties"] == nil, "schemas are cleaned for Gemini")
+        }
+    }
+
+    @Test("GigaChat's access token is fetched once, shared, and refreshed once when the upstream refuses it")
+    func gigaChatTokensAreCachedAndRefreshedOnce() async throws {
+        let tokens = Locked(0)
+        let refusedOnce = Locked(false)
+        let upstream = FakeUpstream { request in
+            if request.path == "oauth" {
+                let number = tokens.withLock { count -> Int in
+                    count += 1
+                    return count
+                }
+                let expires = Int((Date().timeIntervalSince1970 + 1800) * 1000)
+                return Reply.json(#"{"access_token":"token-\#(number)","expires_at":\#(expires)}"#)
+            }
+            if request.header("authorization") == "Bearer token-1", request.bodyString.contains("refuse") {
+                if !refusedOnce.withLock({ refused -> Bool in
+                    defer { refused = true }
+                    return refused
+                }) {
+                    return Reply.error(.unauthorized, message: "token expired")
+                }
+            }
+            return Reply.json(
+                #"{"choices":[{"message":{"role":"assistant","content":"Привет"},"index":0,"finish_reason":"stop"}],"created":1,"model":"GigaChat","object":"chat.completion","usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#
+            )
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                #"{"name":"giga","type":"gigachat","endpoint":"\#(upstream.endpoint("giga", base: "api/v1"))","auth_url":"http://127.0.0.1:\#(upstream.port)/giga/oauth","api_key":"auth-key","model":"GigaChat","retry":0}"#
+            ])
+        } _: { client in
+            async let first = client.post("/v1/chat/completions", chatBody())
+            async let second = client.post("/v1/chat/completions", chatBody())
+            let replies = try await [first, second]
+            #expect(replies.allSatisfy { $0.status == 200 && $0.content == "Привет" })
+            #expect(tokens.withLock { $0 } == 1, "concurrent requests share one token")
+            let oauth = try #require(upstream.requests.first { $0.path == "oauth" })
+            #expect(oauth.header("authorization") == "Basic auth-key")
+            #expect(oauth.bodyString == "scope=GIGACHAT_API_PERS")
+            #expect(UUID(uuidString: oauth.header("rquid") ?? "") != nil)
+
+            let refused = try await client.post("/v1/chat/completions", chatBody(content: "refuse"))
+            #expect(refused.status == 200)
+            #expect(tokens.withLock { $0 } == 2, "a refused token is replaced once")
+            #expect(upstream.requests.last?.header("authorization") == "Bearer token-2")
+        }
+    }
+
+    @Test("an Azure provider gets deployment URLs and its prompt-filter chunks are not relayed")
+    func azureDeploymentsAndPromptFilterChunks() async throws {
+        let upstream = FakeUpstream { _ in
+            Reply.sse(
+                [#"data: {"id":"","object":"","created":0,"model":"","choices":[],"prompt_filter_results":[{"prompt_index":0,"content_filter_results":{}}]}"# + "\n\n"]
+                    + Reply.streamEvents(["Hi"], usage: nil)
+            )
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("az", endpoint: upstream.endpoint("az", base: "openai"), model: "gpt-4o", extra: #","type":"azure","deployment":"prod""#)])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody(stream: true))
+            #expect(reply.status == 200)
+            #expect(!reply.body.contains("prompt_filter_results"))
+            #expect(reply.streamedContent == "Hi")
+            let sent = try #require(upstream.requests.first)
+            #expect(sent.path == "deployments/prod/chat/completions" && sent.query == "api-version=2024-10-21")
+            #expect(sent.header("api-key") == "key-az")
+        }
+    }
+
+    @Test("Gemini's native routes skip providers of other kinds and say so in Google's shape")
+    func geminiNativeRoutesNeedGeminiProviders() async throws {
+        try await GatewayHarness.run {
+            #"{"m":{"providers":[{"name":"echo","type":"echo"}]}}"#
+        } _: { client in
+            let reply = try await client.post("/v1beta/models/m:generateContent", #"{"contents":[{"parts":[{"text":"hi"}]}]}"#)
+            #expect(reply.status == 400)
+            #expect(reply.error["status"] as? String == "INVALID_ARGUMENT")
+            #expect((reply.error["message"] as? String)?.contains("does not serve") == true)
+            let missing = try await client.post("/v1beta/models/nope:generateContent", "{}")
+            #expect(missing.status == 404 && missing.error["status"] as? String == "NOT_FOUND")
+        }
+    }
+}
