@@ -465,6 +465,52 @@ import Testing
         #expect(try problems(#"{"demo":{"providers":[{"type":"echo"}]}}"#) == ["demo.providers[0].name: is required"])
     }
 
+    @Test("each kind reads its own settings, with defaults, and checks them where they stand")
+    func kindSettingsHaveDefaultsAndLocatedProblems() throws {
+        let json = model(
+            #"{"type":"azure","name":"az","endpoint":"https://r.openai.azure.com/openai","model":"gpt-4o"}"#,
+            #"{"type":"gigachat","name":"giga","endpoint":"https://gigachat.devices.sberbank.ru/api/v1","model":"GigaChat","scope":"GIGACHAT_API_B2B"}"#
+        )
+        let providers = try load(json).config.models[0].providers
+        #expect(providers[0].settings == ["deployment": "gpt-4o", "api_version": "2024-10-21"])
+        #expect(providers[1].settings["auth_url"] == "https://ngw.devices.sberbank.ru:9443/api/v2/oauth")
+        #expect(providers[1].settings["scope"] == "GIGACHAT_API_B2B")
+
+        let bad = model(
+            #"{"type":"azure","name":"az","endpoint":"https://r.example/openai","model":"m","deployment":"a/../b"}"#,
+            #"{"type":"gigachat","name":"g","endpoint":"https://g.example/api/v1","model":"m","auth_url":"ftp://x","scope":"pers"}"#,
+            #"{"name":"o","endpoint":"https://o.example/v1","model":"m","deployment":"d"}"#
+        )
+        #expect(try problems(bad) == [
+            "gpt-4o.providers[0].deployment: may contain only letters, digits, '-', '_' and '.'",
+            "gpt-4o.providers[1].auth_url: must be an http:// or https:// URL",
+            "gpt-4o.providers[1].scope: must be a scope name such as GIGACHAT_API_PERS, GIGACHAT_API_B2B or GIGACHAT_API_CORP",
+        ])
+    }
+
+    @Test("a setting of another kind is an unknown setting")
+    func settingsOfAnotherKindAreWarnedAbout() throws {
+        let loaded = try load(model(#"{"name":"o","endpoint":"https://o.example/v1","model":"m","deployment":"d"}"#))
+        #expect(loaded.warnings.map(\.description) == ["gpt-4o.providers[0].deployment: unknown setting (ignored)"])
+    }
+
+    @Test("ca_file must be a readable PEM bundle")
+    func caFileMustBeAReadablePEMBundle() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ca-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pem = directory.appendingPathComponent("ca.pem")
+        try "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".write(to: pem, atomically: true, encoding: .utf8)
+        let notPEM = directory.appendingPathComponent("notes.txt")
+        try "hello".write(to: notPEM, atomically: true, encoding: .utf8)
+        let good = model(#"{"name":"p","endpoint":"https://p.example/v1","model":"m","ca_file":"\#(pem.path)"}"#)
+        #expect(try load(good).config.models[0].providers[0].caFile == pem.path)
+        #expect(try problems(model(#"{"name":"p","endpoint":"https://p.example/v1","model":"m","ca_file":"\#(notPEM.path)"}"#))
+            == ["gpt-4o.providers[0].ca_file: \(notPEM.path) holds no PEM certificate"])
+        #expect(try problems(model(#"{"name":"p","endpoint":"https://p.example/v1","model":"m","ca_file":"/no/such.pem"}"#))
+            == ["gpt-4o.providers[0].ca_file: cannot read the file /no/such.pem"])
+    }
+
     @Test func providerTypeIsCaseInsensitive() throws {
         let json = #"{"demo":{"providers":[{"type":"ECHO","name":"local"}]}}"#
         #expect(try load(json).config.models[0].providers[0].type == "echo")

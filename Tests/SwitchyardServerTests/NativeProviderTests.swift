@@ -194,3 +194,34 @@ struct NativeProviderTests {
         }
     }
 }
+
+/// A provider's `ca_file` adds trust; it never turns verification off.
+@Suite("Private certificate authorities")
+struct PrivateAuthorityTests {
+    @Test("a provider whose certificate a private CA issued is reached with ca_file and refused without it")
+    func caFileTrustsAPrivateAuthorityAndOnlyForThatProvider() async throws {
+        let upstream = try await TLSUpstream()
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let caFile = try TestCertificates.write(TestCertificates.authority, named: "ca.pem", in: directory)
+        do {
+            try await GatewayHarness.run {
+                #"""
+                {"_global":{"retry_backoff_ms":1},
+                 "trusted":{"providers":[{"name":"tls","endpoint":"\#(upstream.endpoint)","model":"m","retry":0,"ca_file":"\#(caFile)"}]},
+                 "untrusted":{"providers":[{"name":"tls","endpoint":"\#(upstream.endpoint)","model":"m","retry":0}]}}
+                """#
+            } _: { client in
+                let trusted = try await client.post("/v1/chat/completions", chatBody(model: "trusted"))
+                #expect(trusted.status == 200)
+                #expect(trusted.content == "over TLS")
+                let untrusted = try await client.post("/v1/chat/completions", chatBody(model: "untrusted"))
+                #expect(untrusted.status == 502, "an unknown authority is refused: \(untrusted.body)")
+            }
+        } catch {
+            try await upstream.close()
+            throw error
+        }
+        try await upstream.close()
+    }
+}

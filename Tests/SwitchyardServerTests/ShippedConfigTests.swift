@@ -26,7 +26,14 @@ struct ShippedConfigTests {
 
     @Test func theExampleConfigValidates() throws {
         let file = Self.repositoryRoot.appendingPathComponent("config/provider.example.yaml").path
-        let environment = ["OPENAI_API_KEY": "x", "DEEPSEEK_API_KEY": "x", "OPENROUTER_API_KEY": "x", "GATEWAY_KEY": "x"]
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var environment = Dictionary(uniqueKeysWithValues: [
+            "OPENAI_API_KEY", "DEEPSEEK_API_KEY", "OPENROUTER_API_KEY", "GATEWAY_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY",
+            "GEMINI_API_KEY_B", "AZURE_OPENAI_KEY", "GIGACHAT_AUTH_KEY", "XAI_API_KEY", "PERPLEXITY_API_KEY", "MISTRAL_API_KEY",
+            "GROQ_API_KEY",
+        ].map { ($0, "x") })
+        environment["GIGACHAT_CA_FILE"] = try TestCertificates.write(TestCertificates.authority, named: "ca.pem", in: directory)
         let loaded = try ConfigLoader.load(file: file, environment: environment)
         #expect(!loaded.config.models.isEmpty)
         #expect(loaded.warnings.isEmpty)
