@@ -8,22 +8,14 @@ Environment: SWITCHYARD_BASE_URL (e.g. http://127.0.0.1:1234), SWITCHYARD_KEY.
 """
 
 import os
-import sys
 
 import anthropic
+
+from checks import check, report
 
 base_url = os.environ["SWITCHYARD_BASE_URL"]
 key = os.environ["SWITCHYARD_KEY"]
 client = anthropic.Anthropic(base_url=base_url, api_key=key, max_retries=0, timeout=30)
-checks = 0
-
-
-def check(condition, message):
-    global checks
-    if not condition:
-        print(f"FAILED: {message}", file=sys.stderr)
-        sys.exit(1)
-    checks += 1
 
 
 weather_tool = {
@@ -116,4 +108,4 @@ try:
 except anthropic.BadRequestError as error:
     check(error.body["type"] == "error", f"invalid_request_error, got {error.body!r}")
 
-print(f"{checks} checks passed")
+report()

@@ -6,23 +6,15 @@ Environment: SWITCHYARD_BASE_URL (e.g. http://127.0.0.1:1234), SWITCHYARD_KEY.
 """
 
 import os
-import sys
 
 from google import genai
 from google.genai import errors, types
 
+from checks import check, report
+
 base_url = os.environ["SWITCHYARD_BASE_URL"]
 key = os.environ["SWITCHYARD_KEY"]
 client = genai.Client(api_key=key, http_options=types.HttpOptions(base_url=base_url, api_version="v1beta"))
-checks = 0
-
-
-def check(condition, message):
-    global checks
-    if not condition:
-        print(f"FAILED: {message}", file=sys.stderr)
-        sys.exit(1)
-    checks += 1
 
 
 reply = client.models.generate_content(model="gemini-native", contents="hi")
@@ -60,4 +52,4 @@ try:
 except errors.ClientError as error:
     check(error.code == 401 and error.status == "UNAUTHENTICATED", f"UNAUTHENTICATED, got {error.code} {error.status}")
 
-print(f"{checks} checks passed")
+report()

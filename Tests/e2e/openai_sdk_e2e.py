@@ -8,23 +8,15 @@ Environment: SWITCHYARD_BASE_URL (e.g. http://127.0.0.1:1234/v1), SWITCHYARD_KEY
 """
 
 import os
-import sys
 
 import openai
 from openai import OpenAI
 
+from checks import check, report
+
 base_url = os.environ["SWITCHYARD_BASE_URL"]
 key = os.environ["SWITCHYARD_KEY"]
 client = OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=30)
-checks = 0
-
-
-def check(condition, message):
-    global checks
-    if not condition:
-        print(f"FAILED: {message}", file=sys.stderr)
-        sys.exit(1)
-    checks += 1
 
 
 # Models
@@ -86,4 +78,5 @@ try:
 except openai.AuthenticationError as error:
     check(error.code == "invalid_api_key", f"invalid_api_key code, got {error.code}")
 
-print(f"openai {openai.__version__}: {checks} checks passed")
+print(f"openai {openai.__version__}")
+report()

@@ -35,6 +35,18 @@ extension ProviderKind {
     public var tokenExchange: (any TokenExchange)? { nil }
     public func respondLocally(to request: UpstreamRequest) -> LocalResponse? { nil }
 
+    /// By default a kind answers in OpenAI's form, which is already canonical.
+    public func streamDecoder(for request: InboundRequest, provider: ProviderConfig) -> any UpstreamStreamDecoder {
+        OpenAIStreamDecoder()
+    }
+
+    public func canonicalAnswer(
+        _ body: ByteBuffer, for request: InboundRequest, provider: ProviderConfig
+    ) throws(GatewayError) -> JSONObject {
+        guard let object = JSONValue.object(body.readableBytesView) else { throw .invalidUpstreamAnswer }
+        return object
+    }
+
     public func passThroughStream(for request: InboundRequest) -> any StreamTranslator {
         switch nativeDialect {
         case .anthropic: AnthropicPassThrough()

@@ -12,10 +12,7 @@ struct AnthropicController {
     let state: GatewayState
 
     func addRoutes(to router: Router<GatewayRequestContext>) {
-        let group = router.group("v1/messages")
-            .add(middleware: ErrorMiddleware(dialect: .anthropic))
-            .add(middleware: RequestTracingMiddleware(recorder: proxy.recorder))
-            .add(middleware: APIKeyMiddleware(state: state))
+        let group = router.clientAPIGroup("v1/messages", dialect: .anthropic, recorder: proxy.recorder, state: state)
         group.post { request, context in
             let body = try await proxy.collectBody(of: request)
             let inbound = try InboundRequest(anthropic: AnthropicMessagesRequest(body: body))

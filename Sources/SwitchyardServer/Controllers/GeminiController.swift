@@ -12,10 +12,9 @@ struct GeminiController {
     let state: GatewayState
 
     func addRoutes(to router: Router<GatewayRequestContext>) {
-        let group = router.group("v1beta/models")
-            .add(middleware: ErrorMiddleware(dialect: .gemini))
-            .add(middleware: RequestTracingMiddleware(recorder: proxy.recorder))
-            .add(middleware: APIKeyMiddleware(state: state, acceptsQueryKey: true))
+        let group = router.clientAPIGroup(
+            "v1beta/models", dialect: .gemini, recorder: proxy.recorder, state: state, acceptsQueryKey: true
+        )
         // One parameter name for both methods: the router cannot tell `{model}` from `{model}:{method}`.
         group.post("{model}") { request, context in
             let body = try await proxy.collectBody(of: request)

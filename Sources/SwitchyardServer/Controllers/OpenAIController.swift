@@ -11,9 +11,9 @@ struct OpenAIController {
 
     func addRoutes(to router: Router<GatewayRequestContext>) {
         for prefix in ["/v1", ""] {
-            let group = router.group(RouterPath(prefix.isEmpty ? "/" : prefix))
-                .add(middleware: RequestTracingMiddleware(recorder: proxy.recorder))
-                .add(middleware: APIKeyMiddleware(state: state))
+            let group = router.clientAPIGroup(
+                RouterPath(prefix.isEmpty ? "/" : prefix), dialect: .openAI, recorder: proxy.recorder, state: state
+            )
             for endpoint in APIEndpoint.allCases {
                 group.post(RouterPath(endpoint.rawValue)) { request, context in
                     try await proxy.handle(endpoint, request: request, context: context)
@@ -42,5 +42,18 @@ struct OpenAIController {
             status: status, headers: [.contentType: "application/json"],
             body: .init(byteBuffer: ByteBuffer(bytes: JSONValue.encode(object)))
         )
+    }
+}
+
+extension Router<GatewayRequestContext> {
+    /// The routes of one client API: errors in its dialect (the router's own middleware renders OpenAI's), each
+    /// request traced, the gateway key required.
+    func clientAPIGroup(
+        _ path: RouterPath, dialect: Dialect, recorder: RequestRecorder, state: GatewayState, acceptsQueryKey: Bool = false
+    ) -> RouterGroup<GatewayRequestContext> {
+        var group = self.group(path)
+        if dialect != .openAI { group = group.add(middleware: ErrorMiddleware(dialect: dialect)) }
+        return group.add(middleware: RequestTracingMiddleware(recorder: recorder))
+            .add(middleware: APIKeyMiddleware(state: state, acceptsQueryKey: acceptsQueryKey))
     }
 }

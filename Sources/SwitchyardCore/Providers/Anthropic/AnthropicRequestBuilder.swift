@@ -160,11 +160,11 @@ public enum AnthropicRequestBuilder {
                 "An image_url part needs an 'image_url.url' string.", param: path + ".url", code: "invalid_type")
         }
         if url.hasPrefix("data:") {
-            guard let comma = url.firstIndex(of: ","), url[..<comma].hasSuffix(";base64") else {
+            guard let dataURL = DataURL(url) else {
                 throw .invalidRequest(
                     "A data URL must be base64 (data:<type>;base64,…).", param: path + ".url", code: "invalid_value")
             }
-            let mediaType = url[url.index(url.startIndex, offsetBy: 5)..<comma].prefix { $0 != ";" }.lowercased()
+            let mediaType = dataURL.mediaType.lowercased()
             let kind: String
             if mediaType == "application/pdf" {
                 kind = "document"
@@ -178,7 +178,7 @@ public enum AnthropicRequestBuilder {
                 )
             }
             let source: JSONObject = [
-                "type": "base64", "media_type": mediaType, "data": String(url[url.index(after: comma)...]),
+                "type": "base64", "media_type": mediaType, "data": dataURL.base64,
             ]
             return ["type": kind, "source": source]
         }

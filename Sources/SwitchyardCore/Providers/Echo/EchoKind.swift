@@ -23,16 +23,6 @@ public struct EchoKind: ProviderKind {
         )
     }
 
-    public func streamDecoder(for request: InboundRequest, provider: ProviderConfig) -> any UpstreamStreamDecoder {
-        OpenAIStreamDecoder()
-    }
-
-    public func canonicalAnswer(
-        _ body: ByteBuffer, for request: InboundRequest, provider: ProviderConfig
-    ) throws(GatewayError) -> JSONObject {
-        try OpenAIKind.answerObject(body)
-    }
-
     public func respondLocally(to request: UpstreamRequest) -> LocalResponse? {
         EchoResponder.respond(to: request)
     }

@@ -384,13 +384,10 @@ public enum GeminiRequestBuilder {
 
         /// `data:<mime type>;base64,<data>` → `inlineData`.
         private static func inlineData(dataURL: String, path: String) throws(GatewayError) -> JSONObject {
-            guard let comma = dataURL.firstIndex(of: ","), dataURL[..<comma].hasSuffix(";base64") else {
+            guard let parsed = DataURL(dataURL) else {
                 throw .invalidRequest("'\(path)' must be a base64 data URL (data:<type>;base64,…).", param: path)
             }
-            let header = dataURL[dataURL.index(dataURL.startIndex, offsetBy: 5)..<comma]
-            let mimeType = header.prefix { $0 != ";" }
-            let data = String(dataURL[dataURL.index(after: comma)...])
-            return ["inlineData": ["mimeType": mimeType.isEmpty ? "image/jpeg" : String(mimeType), "data": data]]
+            return ["inlineData": ["mimeType": parsed.mediaType.isEmpty ? "image/jpeg" : parsed.mediaType, "data": parsed.base64]]
         }
 
         /// The media type a URL's file extension suggests; image/jpeg when it suggests none.

@@ -48,12 +48,6 @@ public struct AzureKind: ProviderKind {
         OpenAIStreamDecoder(dropsChunksWithoutChoices: true)
     }
 
-    public func canonicalAnswer(
-        _ body: ByteBuffer, for request: InboundRequest, provider: ProviderConfig
-    ) throws(GatewayError) -> JSONObject {
-        try OpenAIKind.answerObject(body)
-    }
-
     public func passThroughStream(for request: InboundRequest) -> any StreamTranslator {
         OpenAIPassThrough(clientWantsUsage: request.clientWantsUsage, dropsPromptFilterChunks: true)
     }

@@ -26,21 +26,6 @@ public struct OpenAIKind: ProviderKind {
         )
     }
 
-    public func streamDecoder(for request: InboundRequest, provider: ProviderConfig) -> any UpstreamStreamDecoder {
-        OpenAIStreamDecoder()
-    }
-
-    public func canonicalAnswer(
-        _ body: ByteBuffer, for request: InboundRequest, provider: ProviderConfig
-    ) throws(GatewayError) -> JSONObject {
-        try OpenAIKind.answerObject(body)
-    }
-
-    /// An OpenAI answer body parsed, or an invalid-answer error.
-    static func answerObject(_ body: ByteBuffer) throws(GatewayError) -> JSONObject {
-        guard let object = JSONValue.object(body.readableBytesView) else { throw .invalidUpstreamAnswer }
-        return object
-    }
 }
 
 extension InboundRequest {
