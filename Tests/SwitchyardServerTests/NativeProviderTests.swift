@@ -225,3 +225,71 @@ struct PrivateAuthorityTests {
         try await upstream.close()
     }
 }
+
+/// `/v1/messages` clients served by providers of other dialects, errors included.
+@Suite("Anthropic clients on other providers")
+struct AnthropicClientTests {
+    static let messages = #"{"model":"m","max_tokens":64,"stream":STREAM,"messages":[{"role":"user","content":"hi"}]}"#
+
+    static func body(stream: Bool) -> String {
+        messages.replacingOccurrences(of: "STREAM", with: stream ? "true" : "false")
+    }
+
+    @Test("a Gemini provider serves /v1/messages through both translations, streaming and not")
+    func aGeminiProviderServesAnthropicClients() async throws {
+        let upstream = FakeUpstream { request in
+            request.path.hasSuffix(":streamGenerateContent")
+                ? Reply.sse(NativeReply.geminiStream(["Hello", " from Gemini"]))
+                : Reply.json(NativeReply.geminiText("Hello from Gemini"))
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("g", endpoint: upstream.endpoint("g", base: "v1beta"), model: "gemini-up", extra: #","type":"gemini""#)])
+        } _: { client in
+            let reply = try await client.post("/v1/messages", Self.body(stream: false))
+            #expect(reply.status == 200)
+            #expect(reply.json["type"] as? String == "message")
+            #expect(((reply.json["content"] as? [[String: Any]])?.first?["text"]) as? String == "Hello from Gemini")
+            #expect(reply.json["stop_reason"] as? String == "end_turn")
+            #expect((reply.json["usage"] as? [String: Any])?["output_tokens"] as? Int == 5)
+
+            let streamed = try await client.post("/v1/messages", Self.body(stream: true))
+            #expect(streamed.status == 200)
+            let types = streamed.eventObjects.compactMap { $0["type"] as? String }
+            #expect(types.first == "message_start" && types.last == "message_stop")
+            let text = streamed.eventObjects.compactMap { (($0["delta"] as? [String: Any])?["text"]) as? String }.joined()
+            #expect(text == "Hello from Gemini")
+            #expect(!streamed.body.contains("[DONE]"))
+        }
+    }
+
+    @Test("an upstream's 400 and a stream that breaks reach Anthropic clients in Anthropic's shape")
+    func upstreamErrorsAreInAnthropicShape() async throws {
+        let upstream = FakeUpstream { request in
+            if request.provider == "rejects" { return Reply.error(.badRequest, message: "context too long") }
+            return Reply.sse(Reply.streamEvents(["Hel", "lo"]), cutAfter: 3)
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            #"""
+            {"_global":{"retry_backoff_ms":1},
+             "m":{"providers":[\#(providerJSON("rejects", endpoint: upstream.endpoint("rejects")))]},
+             "cut":{"providers":[\#(providerJSON("cut", endpoint: upstream.endpoint("cut")))]}}
+            """#
+        } _: { client in
+            let rejected = try await client.post("/v1/messages", Self.body(stream: false))
+            #expect(rejected.status == 400)
+            #expect(rejected.json["type"] as? String == "error")
+            let error = rejected.json["error"] as? [String: Any]
+            #expect(error?["type"] as? String == "invalid_request_error")
+            #expect((error?["message"] as? String)?.contains("context too long") == true)
+
+            let missing = try await client.post("/v1/messages", #"{"model":"nope","max_tokens":5,"messages":[]}"#)
+            #expect(missing.status == 404 && (missing.json["error"] as? [String: Any])?["type"] as? String == "not_found_error")
+
+            let broken = try await client.post("/v1/messages", Self.body(stream: true).replacingOccurrences(of: #""m""#, with: #""cut""#))
+            #expect(broken.status == 200)
+            #expect(broken.body.contains("event: error"))
+            #expect(!broken.body.contains("message_stop"))
+            #expect(broken.eventObjects.last?["type"] as? String == "error")
+        }
+    }
+}
