@@ -180,17 +180,48 @@ struct NativeProviderTests {
         }
     }
 
-    @Test("Gemini's native routes skip providers of other kinds and say so in Google's shape")
-    func geminiNativeRoutesNeedGeminiProviders() async throws {
+    @Test("Gemini's native routes are served by other kinds through translation, unless the request uses what only Gemini has")
+    func geminiNativeRoutesOnOtherKinds() async throws {
         try await GatewayHarness.run {
             #"{"m":{"providers":[{"name":"echo","type":"echo"}]}}"#
         } _: { client in
-            let reply = try await client.post("/v1beta/models/m:generateContent", #"{"contents":[{"parts":[{"text":"hi"}]}]}"#)
-            #expect(reply.status == 400)
-            #expect(reply.error["status"] as? String == "INVALID_ARGUMENT")
-            #expect((reply.error["message"] as? String)?.contains("does not serve") == true)
+            let reply = try await client.post("/v1beta/models/m:generateContent", #"{"contents":[{"role":"user","parts":[{"text":"hi there"}]}]}"#)
+            #expect(reply.status == 200)
+            let candidate = (reply.json["candidates"] as? [[String: Any]])?.first
+            let parts = (candidate?["content"] as? [String: Any])?["parts"] as? [[String: Any]]
+            #expect(parts?.first?["text"] as? String == "hi there")
+            #expect(candidate?["finishReason"] as? String == "STOP")
+            #expect((reply.json["usageMetadata"] as? [String: Any])?["totalTokenCount"] != nil)
+
+            let streamed = try await client.post(
+                "/v1beta/models/m:streamGenerateContent?alt=sse", #"{"contents":[{"role":"user","parts":[{"text":"one two"}]}]}"#
+            )
+            #expect(streamed.status == 200)
+            #expect(!streamed.body.contains("[DONE]"))
+            let texts = streamed.eventObjects.flatMap { event -> [String] in
+                let candidates = event["candidates"] as? [[String: Any]] ?? []
+                return candidates.flatMap { (($0["content"] as? [String: Any])?["parts"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String } }
+            }
+            #expect(texts.joined() == "one two")
+
+            let grounded = try await client.post(
+                "/v1beta/models/m:generateContent", #"{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"tools":[{"googleSearch":{}}]}"#
+            )
+            #expect(grounded.status == 400)
+            #expect(grounded.error["status"] as? String == "INVALID_ARGUMENT")
             let missing = try await client.post("/v1beta/models/nope:generateContent", "{}")
             #expect(missing.status == 404 && missing.error["status"] as? String == "NOT_FOUND")
+        }
+    }
+
+    @Test("embeddings cannot be served by an Anthropic provider, and the client is told so")
+    func embeddingsNeedAnOpenAIKind() async throws {
+        try await GatewayHarness.run {
+            modelConfig([providerJSON("a", endpoint: "https://api.anthropic.com/v1", extra: #","type":"anthropic""#)])
+        } _: { client in
+            let reply = try await client.post("/v1/embeddings", #"{"model":"m","input":"x"}"#)
+            #expect(reply.status == 400)
+            #expect(reply.error["code"] as? String == "unsupported_api")
         }
     }
 }

@@ -54,6 +54,11 @@ struct NativeSDKTests {
             if request.provider == "exhausted" {
                 return NativeReply.geminiError(429, "RESOURCE_EXHAUSTED", message: "Resource exhausted")
             }
+            if request.provider == "openai" {
+                let stream = request.json["stream"] as? Bool == true
+                if request.json["tools"] != nil { return stream ? Reply.sse(NativeReply.openAIToolCallStream) : NativeReply.openAIToolCall }
+                return stream ? Reply.sse(Reply.streamEvents(["Hello", " from OpenAI"])) : Reply.chatCompletion(content: "Hello from OpenAI")
+            }
             if request.path.hasSuffix(":streamGenerateContent") {
                 return Reply.sse(NativeReply.geminiStream(["Hello", " from Gemini"]))
             }
@@ -64,9 +69,12 @@ struct NativeSDKTests {
             {"_global":{"api_key":"e2e-key","retry_backoff_ms":1},
              "gemini-native":{"providers":[
                {"name":"exhausted","type":"gemini","endpoint":"\#(upstream.endpoint("exhausted", base: "v1beta"))","api_key":"g1","model":"gemini-up"},
-               {"name":"native","type":"gemini","endpoint":"\#(upstream.endpoint("native", base: "v1beta"))","api_key":"g2","model":"gemini-up","priority":2}]}}
+               {"name":"native","type":"gemini","endpoint":"\#(upstream.endpoint("native", base: "v1beta"))","api_key":"g2","model":"gemini-up","priority":2}]},
+             "gemini-openai":{"providers":[{"name":"openai","endpoint":"\#(upstream.endpoint("openai"))","api_key":"o1","model":"gpt-up"}]}}
             """#
         }
+        let translated = try #require(upstream.requests(to: "openai").first)
+        #expect((translated.json["messages"] as? [[String: Any]])?.first?["content"] as? String == "hi")
         let native = upstream.requests(to: "native")
         #expect(native.allSatisfy { $0.header("x-goog-api-key") == "g2" })
         #expect(native.contains { $0.path == "models/gemini-up:streamGenerateContent" && $0.query == "alt=sse" })

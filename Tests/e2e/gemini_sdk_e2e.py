@@ -2,6 +2,7 @@
 
 Run by SwitchyardServerTests/NativeSDKTests against the built `switchyard` binary, configured with:
   gemini-native -> provider "exhausted" (a Gemini upstream answering 429) then "native" (a fake Gemini upstream)
+  gemini-openai -> a fake OpenAI upstream (requests and answers translated), which calls a tool when given tools
 Environment: SWITCHYARD_BASE_URL (e.g. http://127.0.0.1:1234), SWITCHYARD_KEY.
 """
 
@@ -35,6 +36,18 @@ called = client.models.generate_content(
 )
 check(called.function_calls and called.function_calls[0].name == "get_weather", f"function call, got {called!r}")
 check(called.function_calls[0].args == {"city": "Paris"}, f"function call args, got {called.function_calls[0]!r}")
+
+# An OpenAI provider behind Gemini's native API.
+translated = client.models.generate_content(model="gemini-openai", contents="hi")
+check(translated.text == "Hello from OpenAI", f"translated generateContent, got {translated!r}")
+check(translated.usage_metadata.total_token_count == 12, f"translated usage, got {translated.usage_metadata!r}")
+streamed = "".join(chunk.text or "" for chunk in client.models.generate_content_stream(model="gemini-openai", contents="hi"))
+check(streamed == "Hello from OpenAI", f"translated stream, got {streamed!r}")
+tool_call = client.models.generate_content(
+    model="gemini-openai", contents="Weather in Paris?",
+    config=types.GenerateContentConfig(tools=[types.Tool(function_declarations=[weather])]),
+)
+check(tool_call.function_calls and tool_call.function_calls[0].args == {"city": "Paris"}, f"translated function call, got {tool_call!r}")
 
 names = [model.name for model in client.models.list()]
 check("models/gemini-native" in names, f"models listed, got {names}")

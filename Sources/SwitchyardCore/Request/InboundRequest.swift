@@ -8,8 +8,11 @@ public struct InboundRequest: Sendable {
     /// The public model name the client asked for.
     public let model: String
     public let stream: Bool
-    /// The request in OpenAI form; nil for Gemini's native API, which only Gemini providers serve.
+    /// The request in OpenAI form; nil when it has none (a Gemini request using what only Gemini has, such as
+    /// Google Search grounding), and then only providers of the client's own dialect can serve it.
     public let canonical: ClientRequest?
+    /// Why there is no canonical form.
+    public let untranslatable: GatewayError?
     /// The client's own request, for providers that speak its dialect.
     public let native: NativeRequest
 
@@ -19,6 +22,7 @@ public struct InboundRequest: Sendable {
         model = request.model
         stream = request.stream
         canonical = request
+        untranslatable = nil
         native = .openAI
     }
 
@@ -28,15 +32,25 @@ public struct InboundRequest: Sendable {
         stream = request.stream
         let chat = try request.chatBody()
         canonical = try ClientRequest(endpoint: .chatCompletions, body: ByteBuffer(bytes: JSONValue.encode(chat)))
+        untranslatable = nil
         native = .anthropic(request)
     }
 
+    /// A Gemini request: passed through to Gemini providers, translated for the others when it can be.
     public init(gemini call: GeminiCall) {
         api = .geminiGenerateContent
         model = call.model
         stream = call.stream
-        canonical = nil
         native = .gemini(call)
+        do throws(GatewayError) {
+            guard let body = JSONValue.object(call.body.readableBytesView) else { throw .invalidJSON("the body") }
+            let chat = try GeminiChatRequest.chatBody(fromGenerateContent: body, model: call.model, stream: call.stream)
+            canonical = try ClientRequest(endpoint: .chatCompletions, body: ByteBuffer(bytes: JSONValue.encode(chat)))
+            untranslatable = nil
+        } catch {
+            canonical = nil
+            untranslatable = error
+        }
     }
 
     /// Whether an OpenAI client asked for the usage chunk of its stream.
@@ -96,8 +110,12 @@ public struct GeminiCall: Sendable {
     /// True for `streamGenerateContent` with `alt=sse`; without it Gemini streams one JSON array, which is
     /// relayed as a whole answer.
     public var stream: Bool {
-        method == "streamGenerateContent"
-            && query.split(separator: "&").contains { $0.lowercased() == "alt=sse" }
+        method == "streamGenerateContent" && !wantsArray
+    }
+
+    /// `streamGenerateContent` without `alt=sse`: the answer is a JSON array of responses.
+    public var wantsArray: Bool {
+        method == "streamGenerateContent" && !query.split(separator: "&").contains { $0.lowercased() == "alt=sse" }
     }
 
     /// The query without `key=` parameters (the client's gateway key never travels upstream).

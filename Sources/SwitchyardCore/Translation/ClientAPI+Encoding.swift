@@ -7,8 +7,9 @@ extension ClientAPI {
         switch self {
         case .anthropicMessages:
             AnthropicStreamEncoder(model: request.model, inputTokensEstimate: UsageEstimate.tokens(characters: request.promptCharacters))
-        // Gemini-native calls are served only by Gemini providers, which pass through; never translated.
-        case .openAI, .geminiGenerateContent:
+        case .geminiGenerateContent:
+            GeminiStreamEncoder(model: request.model)
+        case .openAI:
             OpenAIStreamEncoder(includeUsage: request.clientWantsUsage)
         }
     }
@@ -18,9 +19,17 @@ extension ClientAPI {
         switch self {
         case .anthropicMessages:
             JSONValue.encode(AnthropicMessageEncoder.message(fromChatCompletion: completion, model: request.model))
-        case .openAI, .geminiGenerateContent:
+        case .geminiGenerateContent:
+            geminiAnswer(GeminiAnswerEncoder.response(fromChatCompletion: completion, model: request.model), for: request)
+        case .openAI:
             JSONValue.encode(completion)
         }
+    }
+
+    /// A Gemini answer, as the one-element array `streamGenerateContent` without `alt=sse` returns.
+    private func geminiAnswer(_ response: JSONObject, for request: InboundRequest) -> [UInt8] {
+        if case .gemini(let call) = request.native, call.wantsArray { return JSONValue.encode([response]) }
+        return JSONValue.encode(response)
     }
 
     /// An error in this API's shape.

@@ -29,6 +29,12 @@ extension JSONValue {
         return number.objCType.pointee == CChar(UInt8(ascii: "c"))
     }
 
+    /// A decoded JSON boolean, never a number.
+    public static func bool(_ value: Any?) -> Bool? {
+        guard let number = value as? NSNumber, isBoolean(number) else { return nil }
+        return number.boolValue
+    }
+
     /// A decoded JSON number, never a boolean.
     public static func number(_ value: Any?) -> NSNumber? {
         guard let number = value as? NSNumber, !isBoolean(number) else { return nil }

@@ -97,7 +97,7 @@ struct ProxyEngine: Sendable {
         var plan = route.makePlan()
         var attempts: [AttemptRecord] = []
         let startedAt = clock.now()
-        let apiName = inbound.api.displayName
+        let apiName = inbound.api.displayName + (inbound.untranslatable.map { " (\($0.message))" } ?? "")
         while let slot = plan.next(availability: { slot in
             guard slot.config.kind.canServe(inbound) else { return .cannotServe(api: apiName) }
             return slot.availability(now: clock.now(), timeZone: timeZone)
@@ -352,8 +352,13 @@ struct ProxyEngine: Sendable {
                     break reading
                 }
             }
-            // A whole stream in the first read (a short answer): it must still have finished properly.
-            if upstreamEnded { try translator.finish(into: &firstEvents) }
+            // A whole stream before the commit (a short answer): it must still have finished properly.
+            if upstreamEnded {
+                if framer.pendingByteCount > 0 {
+                    return .failed(.invalidResponse("the stream ended in the middle of an event"), upstreamAnswer: nil)
+                }
+                try translator.finish(into: &firstEvents)
+            }
         } catch let failure as UpstreamStreamError {
             context.logger.warning("Provider \(provider.name) failed its stream before it started: \(failure.reason)")
             return .failed(.invalidResponse("the stream began with an error: \(failure.reason)"), upstreamAnswer: nil)

@@ -109,9 +109,9 @@ struct GatewayClient: Sendable {
 
         func header(_ name: String) -> String? { headers.first(name: name) }
 
-        /// The `data:` payloads of an SSE body, in order.
+        /// The `data:` payloads of an SSE body (LF- or CRLF-framed), in order.
         var events: [String] {
-            body.components(separatedBy: "\n\n").compactMap { event in
+            body.replacingOccurrences(of: "\r\n", with: "\n").components(separatedBy: "\n\n").compactMap { event in
                 let lines = event.split(separator: "\n").filter { $0.hasPrefix("data:") }
                 guard !lines.isEmpty else { return nil }
                 return lines.map { $0.dropFirst(5).trimmingCharacters(in: .whitespaces) }.joined(separator: "\n")

@@ -249,7 +249,7 @@ extension AnthropicMessagesRequest {
             throw invalid("\(param).content", "Input should be a string or a list of content blocks")
         }
         let text = joined(texts)
-        return (boolean(block["is_error"]) == true ? "Error: " + text : text, images)
+        return (JSONValue.bool(block["is_error"]) == true ? "Error: " + text : text, images)
     }
 
     private static func imagePart(_ block: JSONObject, param: String) throws(GatewayError) -> JSONObject {
@@ -310,7 +310,7 @@ extension AnthropicMessagesRequest {
             }
             var function: JSONObject = ["name": name, "parameters": schema]
             if let description = tool["description"] as? String { function["description"] = description }
-            if let strict = boolean(tool["strict"]) { function["strict"] = strict }
+            if let strict = JSONValue.bool(tool["strict"]) { function["strict"] = strict }
             tools.append(["type": "function", "function": function])
         }
         return tools
@@ -334,17 +334,12 @@ extension AnthropicMessagesRequest {
         default:
             throw invalid("tool_choice.type", "Input should be 'auto', 'any', 'tool' or 'none'")
         }
-        return (openAI, boolean(choice["disable_parallel_tool_use"]) == true)
+        return (openAI, JSONValue.bool(choice["disable_parallel_tool_use"]) == true)
     }
 
     private static func joined(_ texts: [String]) -> String { texts.joined(separator: "\n\n") }
 
     private static func isPresent(_ value: Any?) -> Bool { value != nil && !(value is NSNull) }
-
-    private static func boolean(_ value: Any?) -> Bool? {
-        guard let flag = value as? NSNumber, JSONValue.isBoolean(flag) else { return nil }
-        return flag.boolValue
-    }
 
     private static func missing(_ param: String) -> GatewayError {
         .invalidRequest("\(param): Field required", param: param, code: "missing_required_parameter")

@@ -361,7 +361,7 @@ public enum AnthropicRequestBuilder {
             throw .invalidRequest(
                 "'tool_choice' must be a string or an object.", param: "tool_choice", code: "invalid_type")
         }
-        if chat["parallel_tool_calls"] as? Bool == false, choice?["type"] as? String != "none" {
+        if JSONValue.bool(chat["parallel_tool_calls"]) == false, choice?["type"] as? String != "none" {
             choice = (choice ?? ["type": "auto"]).merging(["disable_parallel_tool_use": true]) { $1 }
         }
         return choice

@@ -109,7 +109,7 @@ public enum EchoResponder {
     }
 
     private static func includeUsage(_ body: [String: Any]) -> Bool {
-        (body["stream_options"] as? [String: Any])?["include_usage"] as? Bool ?? false
+        JSONValue.bool((body["stream_options"] as? [String: Any])?["include_usage"]) ?? false
     }
 
     /// The last user message's text, and the characters of all messages (for the usage estimate).

@@ -84,7 +84,7 @@ public enum GeminiAnswer {
             let parts = (candidate["content"] as? JSONObject)?["parts"] as? [Any] ?? []
             for case let part as JSONObject in parts {
                 if let text = part["text"] as? String {
-                    if part["thought"] as? Bool == true { reasoning += text } else { self.text += text }
+                    if JSONValue.bool(part["thought"]) == true { reasoning += text } else { self.text += text }
                 } else if let call = part["functionCall"] as? JSONObject, let name = call["name"] as? String {
                     let arguments = (call["args"] as? JSONObject).map {
                         String(decoding: JSONValue.encode($0), as: UTF8.self)

@@ -49,7 +49,7 @@ private struct SchemaCleaner {
         }
 
         var result: JSONObject = [:]
-        var nullable = schema["nullable"] as? Bool == true
+        var nullable = JSONValue.bool(schema["nullable"]) == true
         for key in ["title", "description", "pattern"] {
             if let text = schema[key] as? String { result[key] = text }
         }
@@ -99,7 +99,7 @@ private struct SchemaCleaner {
             if alternatives.contains(where: isNullSchema) { nullable = true }
             let members = alternatives.filter { !isNullSchema($0) }.map { clean($0, expanding: expanding, depth: depth + 1) }
             if members.count == 1 {
-                if members[0]["nullable"] as? Bool == true { nullable = true }
+                if JSONValue.bool(members[0]["nullable"]) == true { nullable = true }
                 result = merged(result, members[0])
             } else if !members.isEmpty {
                 result["anyOf"] = members

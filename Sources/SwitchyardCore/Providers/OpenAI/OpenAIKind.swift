@@ -29,10 +29,10 @@ public struct OpenAIKind: ProviderKind {
 }
 
 extension InboundRequest {
-    /// The canonical request, for kinds that build from it; Gemini-native calls have none.
+    /// The canonical request, for kinds that build from it.
     func requireCanonical(by kind: String) throws(GatewayError) -> ClientRequest {
         guard let canonical else {
-            throw .invalidRequest("Gemini's native API is served only by providers of type gemini, not \(kind).")
+            throw untranslatable ?? .invalidRequest("This request cannot be served by a provider of type \(kind).")
         }
         return canonical
     }
