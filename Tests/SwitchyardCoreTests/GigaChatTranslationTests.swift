@@ -499,7 +499,7 @@ import Testing
     @Test("a token needs refreshing when less than the margin is left")
     func refreshMargin() {
         let now = utcDate(2026, 3, 1)
-        let token = GigaChatToken(accessToken: "t", expiresAt: now.addingTimeInterval(90))
+        let token = AccessToken(value: "t", expiresAt: now.addingTimeInterval(90))
         #expect(!token.needsRefresh(at: now))
         #expect(!token.needsRefresh(at: now.addingTimeInterval(29)))
         #expect(token.needsRefresh(at: now.addingTimeInterval(31)))

@@ -151,7 +151,8 @@ struct FailoverTests {
         }
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig([
-                providerJSON("slow", endpoint: upstream.endpoint("slow"), retry: 1, timeout: 0.3),
+                // Long enough for each attempt's request to reach the fake even when the machine is busy.
+                providerJSON("slow", endpoint: upstream.endpoint("slow"), retry: 1, timeout: 1),
                 providerJSON("fast", endpoint: upstream.endpoint("fast"), priority: 2),
             ])
         } _: { client in

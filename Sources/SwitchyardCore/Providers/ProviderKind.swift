@@ -107,6 +107,11 @@ public struct AccessToken: Sendable, Equatable {
         self.value = value
         self.expiresAt = expiresAt
     }
+
+    /// Whether the token should be renewed at `now`: less than `margin` seconds left.
+    public func needsRefresh(at now: Date, margin: TimeInterval = 60) -> Bool {
+        expiresAt.timeIntervalSince(now) < margin
+    }
 }
 
 /// The provider kinds Switchyard knows, by `type`. Adding a kind is its folder and one line here.

@@ -32,11 +32,11 @@ struct AnthropicController {
         for slot in route.providers where slot.config.enabled && slot.config.kind is AnthropicKind {
             let provider = slot.config
             do {
-                let credential = try await proxy.credentials.credential(for: provider)
+                let credential = try await proxy.credential(for: provider, kind: provider.kind)
                 let upstream = AnthropicKind.countTokensRequest(
                     messages, provider: provider, credential: credential, clientHeaders: clientHeaders
                 )
-                let response = try await proxy.transport.send(upstream, provider: provider)
+                let response = try await proxy.transport.send(upstream, provider: provider, kind: provider.kind)
                 let answer = try await response.body.collect(upTo: ProxyEngine.maximumErrorBodyBytes)
                 if (200..<300).contains(response.status), JSONValue.object(answer.readableBytesView) != nil {
                     return Response(

@@ -97,9 +97,10 @@ struct ProxyEngine: Sendable {
         var plan = route.makePlan()
         var attempts: [AttemptRecord] = []
         let startedAt = clock.now()
-        let apiName = inbound.api.displayName + (inbound.untranslatable.map { " (\($0.message))" } ?? "")
         while let slot = plan.next(availability: { slot in
-            guard slot.config.kind.canServe(inbound) else { return .cannotServe(api: apiName) }
+            guard slot.config.kind.canServe(inbound) else {
+                return .cannotServe(api: inbound.api.displayName + (inbound.untranslatable.map { " (\($0.message))" } ?? ""))
+            }
             return slot.availability(now: clock.now(), timeZone: timeZone)
         }) {
             let provider = slot.config
@@ -291,7 +292,7 @@ struct ProxyEngine: Sendable {
         context: GatewayRequestContext
     ) async throws -> UpstreamResponse {
         let provider = translation.provider
-        var credential = try await credentials.credential(for: provider)
+        var credential = try await credential(for: provider, kind: translation.kind)
         var refreshed = false
         while true {
             var upstreamRequest = try translation.kind.makeRequest(
@@ -299,12 +300,21 @@ struct ProxyEngine: Sendable {
                 clientHeaders: clientHeaders
             )
             upstreamRequest.headers.append(HeaderField("x-request-id", context.requestID))
-            let response = try await transport.send(upstreamRequest, provider: provider)
+            let response = try await transport.send(upstreamRequest, provider: provider, kind: translation.kind)
             guard response.status == 401, translation.kind.tokenExchange != nil, !refreshed else { return response }
             context.logger.info("Provider \(provider.name) refused its access token; fetching a new one")
             refreshed = true
-            credential = try await credentials.credential(for: provider, replacing: credential)
+            credential = try await self.credential(for: provider, kind: translation.kind, replacing: credential)
         }
+    }
+
+    /// The provider's key, or for kinds that exchange it (GigaChat) an access token; only then is the token
+    /// cache's actor entered.
+    func credential(for provider: ProviderConfig, kind: any ProviderKind, replacing refused: String? = nil) async throws
+        -> String
+    {
+        guard let exchange = kind.tokenExchange else { return provider.apiKey }
+        return try await credentials.token(for: provider, exchange: exchange, replacing: refused)
     }
 
     /// Reads an upstream stream to its end and builds one non-stream answer from it, holding no more than a

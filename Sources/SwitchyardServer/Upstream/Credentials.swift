@@ -3,8 +3,9 @@ import Logging
 import NIOCore
 import SwitchyardCore
 
-/// Resolves a provider's credential for each attempt: its `api_key`, or for kinds with a token exchange an access
-/// token obtained with that key, cached until shortly before it expires. Concurrent requests share one refresh.
+/// The access tokens of providers whose kind exchanges its `api_key` for one (GigaChat), cached until shortly before
+/// they expire. Concurrent requests share one refresh. Kinds without an exchange never enter this actor: their
+/// credential is the key itself (`ProxyEngine.credential`).
 actor Credentials {
     private struct TokenKey: Hashable {
         var provider: String
@@ -25,17 +26,16 @@ actor Credentials {
         self.clock = clock
     }
 
-    /// The credential for a provider; `replacing` names a token the upstream refused, which is then renewed
+    /// The access token for a provider; `replacing` names a token the upstream refused, which is then renewed
     /// (unless another request renewed it already).
-    func credential(for provider: ProviderConfig, replacing refused: String? = nil) async throws -> String {
-        guard let exchange = provider.kind.tokenExchange else { return provider.apiKey }
+    func token(for provider: ProviderConfig, exchange: any TokenExchange, replacing refused: String? = nil) async throws
+        -> String
+    {
         let key = TokenKey(
             provider: provider.name, url: provider.settings["auth_url"] ?? "", key: provider.apiKey,
             scope: provider.settings["scope"] ?? ""
         )
-        if let token = tokens[key], token.value != refused,
-            token.expiresAt.timeIntervalSince(clock.now()) > Self.refreshMargin
-        {
+        if let token = tokens[key], token.value != refused, !token.needsRefresh(at: clock.now(), margin: Self.refreshMargin) {
             return token.value
         }
         if let running = refreshes[key] { return try await running.value.value }
@@ -62,7 +62,7 @@ actor Credentials {
         let request = exchange.tokenRequest(for: provider)
         let response: UpstreamResponse
         do {
-            response = try await transport.send(request, provider: provider)
+            response = try await transport.send(request, provider: provider, kind: provider.kind)
         } catch {
             throw CredentialFailure(reason: "the token endpoint could not be reached", status: nil)
         }

@@ -87,8 +87,8 @@ struct UpstreamTransport: Sendable {
     let clients: UpstreamClients
     let trust = TrustConfigurations()
 
-    func send(_ request: UpstreamRequest, provider: ProviderConfig) async throws -> UpstreamResponse {
-        if let local = provider.kind.respondLocally(to: request) {
+    func send(_ request: UpstreamRequest, provider: ProviderConfig, kind: any ProviderKind) async throws -> UpstreamResponse {
+        if let local = kind.respondLocally(to: request) {
             return UpstreamResponse(
                 status: local.status, headers: ["content-type": local.contentType], body: UpstreamBody(chunks: local.chunks)
             )

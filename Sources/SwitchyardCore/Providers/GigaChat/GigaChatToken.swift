@@ -66,9 +66,4 @@ public struct GigaChatToken: Sendable, Equatable {
 
     /// RFC 3986's unreserved characters, the only ones a form value carries as they are.
     private static let unreservedBytes = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8))
-
-    /// Whether the token should be refreshed at `now` (less than `margin` seconds left; default 60).
-    public func needsRefresh(at now: Date, margin: TimeInterval = 60) -> Bool {
-        expiresAt.timeIntervalSince(now) < margin
-    }
 }
