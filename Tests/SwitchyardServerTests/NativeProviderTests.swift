@@ -293,6 +293,29 @@ struct AnthropicClientTests {
         }
     }
 
+    @Test("a document block reaches an Anthropic provider untouched; an OpenAI provider's model answers why it cannot")
+    func documentsReachOnlyAnthropicProviders() async throws {
+        let upstream = FakeUpstream { _ in NativeReply.anthropicMessage("read it") }
+        let document = #"{"model":"MODEL","max_tokens":64,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0="}},{"type":"text","text":"Summarise"}]}]}"#
+        try await GatewayHarness.run(upstream: upstream) {
+            #"""
+            {"_global":{"retry_backoff_ms":1},
+             "claude":{"providers":[\#(providerJSON("a", endpoint: upstream.endpoint("a"), extra: #","type":"anthropic""#))]},
+             "gpt":{"providers":[\#(providerJSON("o", endpoint: upstream.endpoint("o")))]}}
+            """#
+        } _: { client in
+            let served = try await client.post("/v1/messages", document.replacingOccurrences(of: "MODEL", with: "claude"))
+            #expect(served.status == 200)
+            #expect(upstream.requests.first?.bodyString.contains(#""type":"document""#) == true)
+            let refused = try await client.post("/v1/messages", document.replacingOccurrences(of: "MODEL", with: "gpt"))
+            #expect(refused.status == 400)
+            let error = refused.json["error"] as? [String: Any]
+            #expect(error?["type"] as? String == "invalid_request_error")
+            #expect((error?["message"] as? String)?.contains("messages[0].content[0]") == true, "\(refused.body)")
+            #expect(upstream.count("o") == 0)
+        }
+    }
+
     @Test("an upstream's 400 and a stream that breaks reach Anthropic clients in Anthropic's shape")
     func upstreamErrorsAreInAnthropicShape() async throws {
         let upstream = FakeUpstream { request in

@@ -8,8 +8,8 @@ public struct InboundRequest: Sendable {
     /// The public model name the client asked for.
     public let model: String
     public let stream: Bool
-    /// The request in OpenAI form; nil when it has none (a Gemini request using what only Gemini has, such as
-    /// Google Search grounding), and then only providers of the client's own dialect can serve it.
+    /// The request in OpenAI form; nil when it has none (a request using what only its own API has, such as an
+    /// Anthropic document block or Gemini's Google Search), and then only providers of its dialect can serve it.
     public let canonical: ClientRequest?
     /// Why there is no canonical form.
     public let untranslatable: GatewayError?
@@ -26,14 +26,21 @@ public struct InboundRequest: Sendable {
         native = .openAI
     }
 
-    public init(anthropic request: AnthropicMessagesRequest) throws(GatewayError) {
+    /// An Anthropic request: passed through to Anthropic providers, translated for the others when it can be
+    /// (documents, for one, reach only Anthropic providers).
+    public init(anthropic request: AnthropicMessagesRequest) {
         api = .anthropicMessages
         model = request.model
         stream = request.stream
-        let chat = try request.chatBody()
-        canonical = try ClientRequest(endpoint: .chatCompletions, body: ByteBuffer(bytes: JSONValue.encode(chat)))
-        untranslatable = nil
         native = .anthropic(request)
+        do throws(GatewayError) {
+            let chat = try request.chatBody()
+            canonical = try ClientRequest(endpoint: .chatCompletions, body: ByteBuffer(bytes: JSONValue.encode(chat)))
+            untranslatable = nil
+        } catch {
+            canonical = nil
+            untranslatable = error
+        }
     }
 
     /// A Gemini request: passed through to Gemini providers, translated for the others when it can be.

@@ -15,7 +15,7 @@ struct AnthropicController {
         let group = router.clientAPIGroup("v1/messages", dialect: .anthropic, recorder: proxy.recorder, state: state)
         group.post { request, context in
             let body = try await proxy.collectBody(of: request)
-            let inbound = try InboundRequest(anthropic: AnthropicMessagesRequest(body: body))
+            let inbound = InboundRequest(anthropic: try AnthropicMessagesRequest(body: body))
             return try await proxy.serve(inbound, request: request, context: context)
         }
         group.post("count_tokens") { request, context in

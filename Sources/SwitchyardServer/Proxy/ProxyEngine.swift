@@ -175,6 +175,13 @@ struct ProxyEngine: Sendable {
             }
         }
         if attempts.isEmpty {
+            // A request only its own dialect's providers could take, on a model without them: the reason it could not
+            // be translated is the answer.
+            if let untranslatable = inbound.untranslatable,
+                plan.skipped.allSatisfy({ if case .cannotServe = $0.availability { true } else { false } })
+            {
+                throw untranslatable
+            }
             let error = GatewayError.noAvailableProvider(model: route.name, skipped: plan.skipped, now: startedAt)
             logger.error("ERROR no provider available for model \(route.name): \(error.message)")
             throw error
