@@ -383,8 +383,8 @@ struct ConfigReader {
         return provider
     }
 
-    /// A CA bundle must be a readable PEM file (whether its certificates parse is checked when the gateway
-    /// starts or reloads).
+    /// A CA bundle must be a readable file holding PEM certificates. Whether they parse is only found out by the
+    /// provider's first request (TLS lives in the server): one that does not fails as a connection error, logged.
     static func caFileProblem(_ path: String) -> String? {
         guard let contents = FileManager.default.contents(atPath: path) else { return "cannot read the file \(path)" }
         guard String(decoding: contents, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") else {
