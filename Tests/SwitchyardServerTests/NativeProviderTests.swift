@@ -316,6 +316,31 @@ struct AnthropicClientTests {
         }
     }
 
+    @Test("a request shaped like Claude Code's (system blocks with cache_control, thinking, metadata, tools, a tool round trip) is served by a non-Anthropic provider")
+    func aClaudeCodeShapedRequestIsTranslated() async throws {
+        try await GatewayHarness.run {
+            #"{"m":{"providers":[{"name":"echo","type":"echo"}]}}"#
+        } _: { client in
+            let body = #"""
+                {"model":"m","max_tokens":32000,"stream":true,
+                 "system":[{"type":"text","text":"You are Claude Code.","cache_control":{"type":"ephemeral"}}],
+                 "thinking":{"type":"enabled","budget_tokens":1024},"metadata":{"user_id":"user_abc"},
+                 "tools":[{"name":"Bash","description":"Run a command","input_schema":{"$schema":"http://json-schema.org/draft-07/schema#","type":"object","properties":{"command":{"type":"string"}},"required":["command"],"additionalProperties":false}}],
+                 "tool_choice":{"type":"auto"},
+                 "messages":[
+                   {"role":"user","content":[{"type":"text","text":"list files"}]},
+                   {"role":"assistant","content":[{"type":"thinking","thinking":"…","signature":"sig"},{"type":"text","text":"Running ls."},{"type":"tool_use","id":"toolu_1","name":"Bash","input":{"command":"ls"}}]},
+                   {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"a.txt"}]},{"type":"text","text":"thanks","cache_control":{"type":"ephemeral"}}]}]}
+                """#
+            let reply = try await client.post("/v1/messages?beta=true", body, headers: [("anthropic-beta", "interleaved-thinking-2025-05-14")])
+            #expect(reply.status == 200, "\(reply.body)")
+            let types = reply.eventObjects.compactMap { $0["type"] as? String }
+            #expect(types.first == "message_start" && types.last == "message_stop")
+            let text = reply.eventObjects.compactMap { (($0["delta"] as? [String: Any])?["text"]) as? String }.joined()
+            #expect(text == "thanks", "echo repeats the last user text")
+        }
+    }
+
     @Test("an upstream's 400 and a stream that breaks reach Anthropic clients in Anthropic's shape")
     func upstreamErrorsAreInAnthropicShape() async throws {
         let upstream = FakeUpstream { request in
