@@ -43,8 +43,7 @@ extension ProviderKind {
     public func canonicalAnswer(
         _ body: ByteBuffer, for request: InboundRequest, provider: ProviderConfig
     ) throws(GatewayError) -> JSONObject {
-        guard let object = JSONValue.object(body.readableBytesView) else { throw .invalidUpstreamAnswer }
-        return object
+        try JSONValue.answer(body)
     }
 
     public func passThroughStream(for request: InboundRequest) -> any StreamTranslator {

@@ -8,7 +8,7 @@ public enum StreamSynthesizer {
     public static func stream(
         fromResponse body: ByteBuffer, endpoint: APIEndpoint, includeUsage: Bool
     ) throws(GatewayError) -> ByteBuffer {
-        guard let response = JSONValue.object(body.readableBytesView) else { throw .invalidUpstreamAnswer }
+        let response = try JSONValue.answer(body)
         var output = ByteBuffer()
         for chunk in chunks(fromCompletion: response, endpoint: endpoint, includeUsage: includeUsage) {
             output.writeImmutableBuffer(SSEEvent.encode(data: JSONValue.encode(chunk)))

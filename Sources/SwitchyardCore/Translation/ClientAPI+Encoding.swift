@@ -58,8 +58,7 @@ extension Dialect {
                 return TokenUsage(in: scan, of: bytes)
             }
         case .anthropic:
-            guard let message = JSONValue.object(body.readableBytesView) else { throw .invalidUpstreamAnswer }
-            return AnthropicAnswer.usage(message["usage"])
+            return AnthropicAnswer.usage(try JSONValue.answer(body)["usage"])
         case .gemini:
             // `streamGenerateContent` without `alt=sse` answers with an array of responses; the last has the usage.
             let parsed = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// A decoded JSON object, as `JSONSerialization` gives it. Translators between dialects work on these; the OpenAI
 /// pass-through never builds one.
@@ -8,6 +9,12 @@ extension JSONValue {
     /// Parses bytes that must hold one JSON object.
     public static func object(_ bytes: some Collection<UInt8>) -> JSONObject? {
         (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) as? JSONObject
+    }
+
+    /// A 2xx upstream answer body as an object, or the invalid-answer error.
+    public static func answer(_ body: ByteBuffer) throws(GatewayError) -> JSONObject {
+        guard let object = object(body.readableBytesView) else { throw .invalidUpstreamAnswer }
+        return object
     }
 
     /// A whole number from a JSON value (`JSONSerialization` gives `NSNumber`s), nil for anything else or for

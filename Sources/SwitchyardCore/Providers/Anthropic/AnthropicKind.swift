@@ -20,10 +20,8 @@ public struct AnthropicKind: ProviderKind {
         if case .anthropic(let messages) = request.native {
             body = messages.upstreamBody(model: provider.model, stream: upstreamStream)
         } else {
-            let canonical = try request.requireCanonical(by: name)
-            guard let chat = JSONValue.object(canonical.body.readableBytesView) else { throw .invalidJSON("the body") }
             let messages = try AnthropicRequestBuilder.messagesBody(
-                fromChat: chat, model: provider.model, stream: upstreamStream
+                fromChat: request.canonicalChat(by: name), model: provider.model, stream: upstreamStream
             )
             body = ByteBuffer(bytes: JSONValue.encode(messages))
         }
@@ -65,7 +63,6 @@ public struct AnthropicKind: ProviderKind {
     public func canonicalAnswer(
         _ body: ByteBuffer, for request: InboundRequest, provider: ProviderConfig
     ) throws(GatewayError) -> JSONObject {
-        guard let message = JSONValue.object(body.readableBytesView) else { throw .invalidUpstreamAnswer }
-        return try AnthropicAnswer.chatCompletion(fromMessage: message, created: Int(Date().timeIntervalSince1970))
+        try AnthropicAnswer.chatCompletion(fromMessage: JSONValue.answer(body), created: Int(Date().timeIntervalSince1970))
     }
 }

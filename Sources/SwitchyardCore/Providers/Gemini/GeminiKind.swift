@@ -22,8 +22,7 @@ public struct GeminiKind: ProviderKind {
             url = "\(provider.endpoint)/models/\(model):\(call.method)" + (call.query.isEmpty ? "" : "?\(call.query)")
             body = call.body
         } else {
-            let canonical = try request.requireCanonical(by: name)
-            guard let chat = JSONValue.object(canonical.body.readableBytesView) else { throw .invalidJSON("the body") }
+            let chat = try request.canonicalChat(by: name)
             body = ByteBuffer(bytes: JSONValue.encode(try GeminiRequestBuilder.generateContentBody(fromChat: chat)))
             url = "\(provider.endpoint)/models/\(model)" + (upstreamStream ? ":streamGenerateContent?alt=sse" : ":generateContent")
         }
@@ -44,9 +43,8 @@ public struct GeminiKind: ProviderKind {
     public func canonicalAnswer(
         _ body: ByteBuffer, for request: InboundRequest, provider: ProviderConfig
     ) throws(GatewayError) -> JSONObject {
-        guard let response = JSONValue.object(body.readableBytesView) else { throw .invalidUpstreamAnswer }
-        return try GeminiAnswer.chatCompletion(
-            fromResponse: response, model: provider.model, created: Int(Date().timeIntervalSince1970),
+        try GeminiAnswer.chatCompletion(
+            fromResponse: JSONValue.answer(body), model: provider.model, created: Int(Date().timeIntervalSince1970),
             id: Self.completionID()
         )
     }

@@ -30,9 +30,9 @@ public struct GigaChatKind: ProviderKind {
         _ request: InboundRequest, provider: ProviderConfig, credential: String, upstreamStream: Bool,
         clientHeaders: [HeaderField]
     ) throws(GatewayError) -> UpstreamRequest {
-        let canonical = try request.requireCanonical(by: name)
-        guard let chat = JSONValue.object(canonical.body.readableBytesView) else { throw .invalidJSON("the body") }
-        let body = try GigaChatRequestBuilder.chatBody(fromChat: chat, model: provider.model, stream: upstreamStream)
+        let body = try GigaChatRequestBuilder.chatBody(
+            fromChat: request.canonicalChat(by: name), model: provider.model, stream: upstreamStream
+        )
         return UpstreamRequest(
             url: provider.endpoint + "/chat/completions",
             headers: HeaderForwarding.upstreamHeaders(
@@ -50,8 +50,7 @@ public struct GigaChatKind: ProviderKind {
     public func canonicalAnswer(
         _ body: ByteBuffer, for request: InboundRequest, provider: ProviderConfig
     ) throws(GatewayError) -> JSONObject {
-        guard let response = JSONValue.object(body.readableBytesView) else { throw .invalidUpstreamAnswer }
-        return try GigaChatAnswer.chatCompletion(fromResponse: response)
+        try GigaChatAnswer.chatCompletion(fromResponse: JSONValue.answer(body))
     }
 }
 

@@ -36,6 +36,14 @@ extension InboundRequest {
         }
         return canonical
     }
+
+    /// The canonical request decoded, for kinds that translate it into their own API.
+    func canonicalChat(by kind: String) throws(GatewayError) -> JSONObject {
+        guard let chat = JSONValue.object(try requireCanonical(by: kind).body.readableBytesView) else {
+            throw .invalidJSON("the body")
+        }
+        return chat
+    }
 }
 
 extension ClientRequest {
