@@ -26,6 +26,21 @@ public struct JSONObjectEditor {
         removals.insert(key)
     }
 
+    /// A native request body for a provider of the client's own API: `model` and `stream` set where they differ
+    /// from what the client sent, every other byte unchanged.
+    public static func nativeBody(
+        _ body: ByteBuffer, scan: JSONObjectScan, model: (client: String, upstream: String),
+        stream: (client: Bool, upstream: Bool)
+    ) -> ByteBuffer {
+        var editor = JSONObjectEditor()
+        if model.upstream != model.client { editor.set("model", string: model.upstream) }
+        if stream.upstream != stream.client {
+            editor.set("stream", rawValue: Array((stream.upstream ? "true" : "false").utf8))
+        }
+        if editor.isEmpty { return body }
+        return body.withUnsafeReadableBytes { ByteBuffer(bytes: editor.apply(to: $0, scan: scan)) }
+    }
+
     /// Applies the edits to `bytes`, whose top-level object was described by `scan`.
     public func apply(to bytes: UnsafeRawBufferPointer, scan: JSONObjectScan) -> [UInt8] {
         var splices: [(range: Range<Int>, replacement: [UInt8])] = []

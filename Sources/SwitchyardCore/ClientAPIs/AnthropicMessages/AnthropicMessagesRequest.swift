@@ -56,14 +56,9 @@ public struct AnthropicMessagesRequest: Sendable {
         self.maxTokens = maxTokens
     }
 
-    /// For Anthropic providers: the original bytes with only `model` (and `stream` if it differs) replaced — use
-    /// JSONObjectScan + JSONObjectEditor as ClientRequest.upstreamBody does, never re-serialize.
+    /// For Anthropic providers: the original bytes with only `model` (and `stream` if it differs) replaced.
     public func upstreamBody(model upstreamModel: String, stream upstreamStream: Bool) -> ByteBuffer {
-        var editor = JSONObjectEditor()
-        if upstreamModel != model { editor.set("model", string: upstreamModel) }
-        if upstreamStream != stream { editor.set("stream", rawValue: Array((upstreamStream ? "true" : "false").utf8)) }
-        if editor.isEmpty { return body }
-        return body.withUnsafeReadableBytes { ByteBuffer(bytes: editor.apply(to: $0, scan: scan)) }
+        JSONObjectEditor.nativeBody(body, scan: scan, model: (model, upstreamModel), stream: (stream, upstreamStream))
     }
 
     /// A rough input-token count (characters / 4 via UsageEstimate.tokens) of system, messages and tools, for
