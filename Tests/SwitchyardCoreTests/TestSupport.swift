@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Synchronization
 @testable import SwitchyardCore
 
 /// Small conversions shared by the SwitchyardCore tests.
@@ -69,4 +70,17 @@ func iso(_ date: Date) -> String {
     let formatter = ISO8601DateFormatter()
     formatter.timeZone = TimeZone(identifier: "UTC")
     return formatter.string(from: date)
+}
+
+/// A clock the tests move by hand; nothing under test sleeps on it.
+final class ManualClock: GatewayClock {
+    private let current: Mutex<Date>
+
+    init(_ start: Date) { current = Mutex(start) }
+
+    func now() -> Date { current.withLock { $0 } }
+
+    func advance(by seconds: TimeInterval) { current.withLock { $0 += seconds } }
+
+    func sleep(until deadline: Date) async throws {}
 }

@@ -90,10 +90,15 @@ public struct UsageFiles: Sendable {
         try Self.writeAtomically(Array(text.utf8), to: path(for: key))
     }
 
+    /// Whether `name` is one of `writeAtomically`'s temporary files (left behind only by a crash mid-write).
+    public static func isTemporaryFile(_ name: String) -> Bool {
+        name.hasPrefix(".") && name.contains(".tmp-")
+    }
+
     /// Removes temporary files left by a crash in the middle of a write.
     public func removeLeftovers() {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for name in names where name.hasPrefix(".") && name.contains(".tmp-") {
+        for name in names where Self.isTemporaryFile(name) {
             try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(name))
         }
     }

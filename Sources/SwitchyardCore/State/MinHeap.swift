@@ -1,0 +1,51 @@
+/// A binary min-heap: O(log n) insertion and removal of the smallest element.
+struct MinHeap<Element: Comparable> {
+    private var elements: [Element] = []
+
+    init() {}
+
+    init(_ elements: [Element]) {
+        self.elements = elements
+        for index in stride(from: elements.count / 2 - 1, through: 0, by: -1) { siftDown(from: index) }
+    }
+
+    var count: Int { elements.count }
+
+    var min: Element? { elements.first }
+
+    mutating func insert(_ element: Element) {
+        elements.append(element)
+        var child = elements.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard elements[child] < elements[parent] else { break }
+            elements.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    @discardableResult
+    mutating func removeMin() -> Element? {
+        guard !elements.isEmpty else { return nil }
+        elements.swapAt(0, elements.count - 1)
+        let smallest = elements.removeLast()
+        siftDown(from: 0)
+        return smallest
+    }
+
+    private mutating func siftDown(from start: Int) {
+        var parent = start
+        while true {
+            var smallest = parent
+            let left = 2 * parent + 1
+            let right = left + 1
+            if left < elements.count && elements[left] < elements[smallest] { smallest = left }
+            if right < elements.count && elements[right] < elements[smallest] { smallest = right }
+            guard smallest != parent else { return }
+            elements.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}
+
+extension MinHeap: Sendable where Element: Sendable {}
