@@ -63,6 +63,7 @@ public enum Gateway {
         let state = GatewayState(
             config: config.config, configFile: config.file,
             files: UsageFiles(dataDirectory: options.dataDirectory, timeZone: options.timeZone),
+            responsesDirectory: (options.dataDirectory as NSString).appendingPathComponent("responses"),
             clock: options.clock, logger: logger, metrics: metrics, listenHost: options.host
         )
         let clients = UpstreamClients()
@@ -83,6 +84,7 @@ public enum Gateway {
         OpenAIController(state: state, proxy: proxy).addRoutes(to: router)
         AnthropicController(proxy: proxy, state: state).addRoutes(to: router)
         GeminiController(proxy: proxy, state: state).addRoutes(to: router)
+        ResponsesController(proxy: proxy, state: state).addRoutes(to: router)
         AdminController(state: state).addRoutes(to: router)
         MetricsController(state: state, metrics: metrics).addRoutes(to: router)
 

@@ -15,14 +15,19 @@ final class GatewayState: Sendable {
     /// The address the server listens on, for the warning about open access.
     let listenHost: String
     let states = ProviderStates()
+    /// Kept `/v1/responses` answers.
+    let responses: ResponseStore
+    /// Which provider each session is on.
+    let sessions: SessionAffinity
     private let current: Mutex<RoutingTable>
     /// Serialises reloads (SIGHUP and POST /admin/reload may race).
     private let reloading = Mutex(())
 
     /// Builds the first snapshot, loads persisted counters and applies resets missed while the gateway was down.
+    /// - Parameter responsesDirectory: where kept responses are written (nil: memory only).
     init(
-        config: GatewayConfig, configFile: String, files: UsageFiles, clock: any GatewayClock, logger: Logger,
-        metrics: GatewayMetrics, listenHost: String
+        config: GatewayConfig, configFile: String, files: UsageFiles, responsesDirectory: String? = nil,
+        clock: any GatewayClock, logger: Logger, metrics: GatewayMetrics, listenHost: String
     ) {
         self.configFile = configFile
         self.files = files
@@ -31,6 +36,11 @@ final class GatewayState: Sendable {
         self.logger = logger
         self.metrics = metrics
         self.listenHost = listenHost
+        responses = ResponseStore(
+            directory: responsesDirectory, limits: Self.responseLimits(config.global), clock: clock,
+            reportProblem: { logger.error("ERROR kept responses: \($0)") }
+        )
+        sessions = SessionAffinity(timeToLive: config.global.sessionTTLSeconds, clock: clock)
         files.removeLeftovers()
         current = Mutex(RoutingTable(config: config))
         install(config)
@@ -81,7 +91,16 @@ final class GatewayState: Sendable {
             persist(state.usage)
         }
         metrics.forget(Set(removed.map(\.key)))
+        responses.apply(limits: Self.responseLimits(config.global))
+        sessions.apply(timeToLive: config.global.sessionTTLSeconds)
         warnAboutOpenAccess(config.global)
+    }
+
+    static func responseLimits(_ global: GlobalSettings) -> ResponseStoreLimits {
+        ResponseStoreLimits(
+            maximumCount: global.responsesMaxCount, maximumBytes: global.responsesMaxBytes,
+            timeToLive: global.responsesTTLSeconds
+        )
     }
 
     /// Says so at start and on every reload when anyone who can reach the gateway can use it.

@@ -9,8 +9,7 @@ struct NativeSDKTests {
     @Test("the anthropic SDK works against the binary, natively and translated, tools included")
     func theAnthropicSDKWorksAgainstTheBinary() async throws {
         let upstream = FakeUpstream { request in
-            let json = request.json
-            let stream = json["stream"] as? Bool == true
+            let stream = request.json["stream"] as? Bool == true
             switch (request.provider, request.path) {
             case ("overloaded", _):
                 return NativeReply.anthropicError(529, type: "overloaded_error", message: "Overloaded")
@@ -21,14 +20,7 @@ struct NativeSDKTests {
                     ? Reply.sse(NativeReply.anthropicStream(["Hello", " from", " Anthropic"]))
                     : NativeReply.anthropicMessage("Hello from Anthropic")
             default:
-                let messages = json["messages"] as? [[String: Any]] ?? []
-                if messages.contains(where: { $0["role"] as? String == "tool" }) {
-                    return Reply.chatCompletion(content: "It is 20C in Paris", usage: (20, 6))
-                }
-                if json["tools"] != nil {
-                    return stream ? Reply.sse(NativeReply.openAIToolCallStream) : NativeReply.openAIToolCall
-                }
-                return stream ? Reply.sse(Reply.streamEvents(["Hello", " from", " OpenAI"])) : Reply.chatCompletion(content: "Hello from OpenAI")
+                return NativeReply.weatherChat(request)
             }
         }
         try await runScript("anthropic_sdk_e2e.py", upstream: upstream) {

@@ -185,6 +185,16 @@ struct ConfigReader {
                 if let megabytes = number(value, path, .positive(upTo: 256)) {
                     global.maxStreamEventBytes = Int(megabytes * 1024 * 1024)
                 }
+            case "session_ttl_seconds":
+                if let seconds = number(value, path, .positive(upTo: 30 * 86_400)) { global.sessionTTLSeconds = seconds }
+            case "responses_max_count":
+                if let count = integer(value, path, .nonNegative(upTo: 10_000_000)) { global.responsesMaxCount = count }
+            case "responses_max_mb":
+                if let megabytes = number(value, path, .nonNegative(upTo: 65_536)) {
+                    global.responsesMaxBytes = Int(megabytes * 1024 * 1024)
+                }
+            case "responses_ttl_seconds":
+                if let seconds = number(value, path, .positive(upTo: 366 * 86_400)) { global.responsesTTLSeconds = seconds }
             default:
                 warning(path, "unknown setting (ignored)")
             }
@@ -351,6 +361,13 @@ struct ConfigReader {
                 if let flag = bool(value, fieldPath) { provider.enabled = flag }
             case "send_stream_options":
                 if let flag = bool(value, fieldPath) { provider.sendStreamOptions = flag }
+            case "responses":
+                if let flag = bool(value, fieldPath) {
+                    if flag && !kind.speaksResponsesAPI {
+                        problem(fieldPath, "providers of type \(kind.name) do not serve the Responses API")
+                    }
+                    provider.responses = flag
+                }
             case "custom_headers":
                 provider.customHeaders = readHeaders(value, fieldPath)
             case "max_context_length":

@@ -42,6 +42,14 @@ public struct GlobalSettings: Sendable, Equatable {
     public var maxRequestHeadBytes: Int = 64 * 1024
     /// Largest single server-sent event accepted from an upstream.
     public var maxStreamEventBytes: Int = 8 * 1024 * 1024
+    /// How long a session (`X-Session-Id`) stays on its provider after its last request (seconds).
+    public var sessionTTLSeconds: Double = 3600
+    /// Stored `/v1/responses` answers: at most this many, …
+    public var responsesMaxCount: Int = 10_000
+    /// … this many bytes together, …
+    public var responsesMaxBytes: Int = 256 * 1024 * 1024
+    /// … each kept this long (seconds; OpenAI keeps them 30 days).
+    public var responsesTTLSeconds: Double = 30 * 86_400
 
     public init() {}
 
@@ -86,6 +94,9 @@ public struct ProviderConfig: Sendable, Equatable {
     /// Ask streaming upstreams for `stream_options.include_usage`; servers that reject the field set this false
     /// (their streams are then counted by estimate).
     public var sendStreamOptions: Bool = true
+    /// The provider serves OpenAI's Responses API (`/responses`): `/v1/responses` requests reach it byte-exact
+    /// instead of translated to chat completions.
+    public var responses: Bool = false
     /// Settings of the provider's kind (`deployment`, `auth_url`, …), defaults filled in.
     public var settings: [String: String] = [:]
     /// A PEM bundle of extra certificate authorities trusted for this provider's endpoint and auth URL.

@@ -15,6 +15,9 @@ public protocol ProviderKind: Sendable {
     /// How an access token is obtained from the provider's `api_key`, for kinds that need one (nil: the key is
     /// the credential).
     var tokenExchange: (any TokenExchange)? { get }
+    /// Whether a provider of this kind may be marked `responses: true` (it then serves `/v1/responses` requests
+    /// byte-exact at `<endpoint>/responses`).
+    var speaksResponsesAPI: Bool { get }
 
     /// The upstream request for one attempt. `credential` is the key or access token resolved for this attempt.
     func makeRequest(_ request: InboundRequest, provider: ProviderConfig, credential: String, upstreamStream: Bool,
@@ -33,6 +36,7 @@ extension ProviderKind {
     public var callsUpstream: Bool { true }
     public var settings: [ProviderSetting] { [] }
     public var tokenExchange: (any TokenExchange)? { nil }
+    public var speaksResponsesAPI: Bool { false }
     public func respondLocally(to request: UpstreamRequest) -> LocalResponse? { nil }
 
     /// By default a kind answers in OpenAI's form, which is already canonical.
@@ -47,7 +51,8 @@ extension ProviderKind {
     }
 
     public func passThroughStream(for request: InboundRequest) -> any StreamTranslator {
-        switch nativeDialect {
+        if request.api == .responses { return ResponsesPassThrough() }
+        return switch nativeDialect {
         case .anthropic: AnthropicPassThrough()
         case .gemini: GeminiPassThrough()
         case .openAI, nil: OpenAIPassThrough(clientWantsUsage: request.clientWantsUsage)
@@ -56,15 +61,17 @@ extension ProviderKind {
 
     /// Whether this kind can serve the request: in the client's own dialect, or from its canonical form (kinds of
     /// other dialects translate chat completions only).
-    public func canServe(_ request: InboundRequest) -> Bool {
-        if passesThrough(request) { return true }
+    public func canServe(_ request: InboundRequest, provider: ProviderConfig) -> Bool {
+        if passesThrough(request, provider: provider) { return true }
         guard let canonical = request.canonical else { return false }
         return nativeDialect == .openAI || canonical.endpoint == .chatCompletions
     }
 
-    /// Whether this attempt relays the client's own dialect unchanged.
-    public func passesThrough(_ request: InboundRequest) -> Bool {
-        nativeDialect == request.api.dialect
+    /// Whether this attempt relays the client's own dialect unchanged: for the Responses API only to providers
+    /// marked `responses: true`.
+    public func passesThrough(_ request: InboundRequest, provider: ProviderConfig) -> Bool {
+        if request.api == .responses { return speaksResponsesAPI && provider.responses }
+        return nativeDialect == request.api.dialect
     }
 }
 

@@ -33,14 +33,7 @@ public struct InboundRequest: Sendable {
         model = request.model
         stream = request.stream
         native = .anthropic(request)
-        do throws(GatewayError) {
-            let chat = try request.chatBody()
-            canonical = try ClientRequest(endpoint: .chatCompletions, body: ByteBuffer(bytes: JSONValue.encode(chat)))
-            untranslatable = nil
-        } catch {
-            canonical = nil
-            untranslatable = error
-        }
+        (canonical, untranslatable) = Self.canonicalForm { () throws(GatewayError) in try request.chatBody() }
     }
 
     /// A Gemini request: passed through to Gemini providers, translated for the others when it can be.
@@ -49,14 +42,31 @@ public struct InboundRequest: Sendable {
         model = call.model
         stream = call.stream
         native = .gemini(call)
-        do throws(GatewayError) {
+        (canonical, untranslatable) = Self.canonicalForm { () throws(GatewayError) in
             guard let body = JSONValue.object(call.body.readableBytesView) else { throw .invalidJSON("the body") }
-            let chat = try GeminiChatRequest.chatBody(fromGenerateContent: body, model: call.model, stream: call.stream)
-            canonical = try ClientRequest(endpoint: .chatCompletions, body: ByteBuffer(bytes: JSONValue.encode(chat)))
-            untranslatable = nil
+            return try GeminiChatRequest.chatBody(fromGenerateContent: body, model: call.model, stream: call.stream)
+        }
+    }
+
+    /// A Responses API request: passed through to providers marked `responses: true`, translated to chat
+    /// completions for the others when it can be (tools only the Responses API has reach only those providers).
+    public init(responses call: ResponsesCall) {
+        api = .responses
+        model = call.request.model
+        stream = call.request.stream
+        native = .responses(call)
+        (canonical, untranslatable) = Self.canonicalForm { () throws(GatewayError) in try call.request.chatBody() }
+    }
+
+    /// The chat-completions request a translation makes, or why there is none.
+    private static func canonicalForm(
+        _ translate: () throws(GatewayError) -> JSONObject
+    ) -> (ClientRequest?, GatewayError?) {
+        do throws(GatewayError) {
+            let chat = try translate()
+            return (try ClientRequest(endpoint: .chatCompletions, body: ByteBuffer(bytes: JSONValue.encode(chat))), nil)
         } catch {
-            canonical = nil
-            untranslatable = error
+            return (nil, error)
         }
     }
 
@@ -69,7 +79,7 @@ public struct InboundRequest: Sendable {
     /// Characters of prompt text, for estimating tokens when the upstream reports none.
     public var promptCharacters: Int {
         switch native {
-        case .openAI, .anthropic: canonical.map(UsageEstimate.promptCharacters) ?? 0
+        case .openAI, .anthropic, .responses: canonical.map(UsageEstimate.promptCharacters) ?? 0
         case .gemini(let call): call.promptCharacters
         }
     }
@@ -80,6 +90,7 @@ public enum NativeRequest: Sendable {
     case openAI
     case anthropic(AnthropicMessagesRequest)
     case gemini(GeminiCall)
+    case responses(ResponsesCall)
 }
 
 /// A call to Gemini's native `models/{model}:{method}`, passed through to Gemini providers untouched except for the

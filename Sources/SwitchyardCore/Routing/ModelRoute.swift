@@ -93,6 +93,9 @@ public struct RoutePlan {
     public let route: ModelRoute
     private var tier = 0
     private var tried: [Bool]
+    /// A provider to offer before the tiers (a session's provider), and its name once it was taken.
+    private var first: ProviderSlot?
+    private var takenFirst: String?
     /// Providers passed over, with the reason.
     public private(set) var skipped: [(provider: ProviderSlot, availability: ProviderAvailability)] = []
 
@@ -101,11 +104,29 @@ public struct RoutePlan {
         self.tried = Array(repeating: false, count: route.tiers.first?.count ?? 0)
     }
 
+    /// Offers the enabled provider named `name` first, whatever its tier, when it is available; routing goes on in
+    /// order after it and does not offer it again.
+    public mutating func tryFirst(_ name: String) {
+        first = route.tiers.joined().first { $0.name == name }
+    }
+
     public mutating func next(availability: (ProviderSlot) -> ProviderAvailability) -> ProviderSlot? {
+        if let first {
+            self.first = nil
+            if availability(first) == .available {
+                takenFirst = first.name
+                return first
+            }
+        }
         while tier < route.tiers.count {
             let members = route.tiers[tier]
             var candidates = tried.map { !$0 }
             for index in members.indices where candidates[index] {
+                if members[index].name == takenFirst {
+                    candidates[index] = false
+                    tried[index] = true
+                    continue
+                }
                 let state = availability(members[index])
                 if state != .available {
                     candidates[index] = false

@@ -15,7 +15,7 @@ public struct AttemptTranslation: Sendable {
         self.request = request
         self.provider = provider
         kind = provider.kind
-        passesThrough = kind.passesThrough(request)
+        passesThrough = kind.passesThrough(request, provider: provider)
     }
 
     /// Upstream stream → client stream.
@@ -31,6 +31,12 @@ public struct AttemptTranslation: Sendable {
         if passesThrough, case .openAI(let endpoint) = request.api {
             return StreamAggregation(aggregator: StreamAggregator(endpoint: endpoint), decoder: nil, translation: self)
         }
+        if passesThrough, request.api == .responses {
+            return StreamAggregation(
+                aggregator: StreamAggregator(endpoint: .chatCompletions), decoder: nil, responses: ResponsesPassThrough(),
+                translation: self
+            )
+        }
         return StreamAggregation(
             aggregator: StreamAggregator(endpoint: .chatCompletions),
             decoder: kind.streamDecoder(for: request, provider: provider), translation: self
@@ -39,17 +45,21 @@ public struct AttemptTranslation: Sendable {
 
     /// Upstream answer → client answer.
     public func answer(_ body: ByteBuffer) throws(GatewayError) -> TranslatedAnswer {
+        let kept = request.api == .responses
         if passesThrough {
-            let usage = try request.api.dialect.usage(ofAnswer: body)
+            let usage = try request.api.usage(ofAnswer: body)
             return TranslatedAnswer(
-                body: body, usage: usage, generatedCharacters: usage == nil ? estimatedCharacters(ofNative: body) : 0
+                body: body, usage: usage, generatedCharacters: usage == nil ? estimatedCharacters(ofNative: body) : 0,
+                keptAnswer: kept ? Array(body.readableBytesView) : nil
             )
         }
         let canonical = try kind.canonicalAnswer(body, for: request, provider: provider)
+        let encoded = request.api.encodeAnswer(canonical, for: request)
         return TranslatedAnswer(
-            body: ByteBuffer(bytes: request.api.encodeAnswer(canonical, for: request)),
+            body: ByteBuffer(bytes: encoded),
             usage: TokenUsage(openAIUsage: canonical["usage"]),
-            generatedCharacters: UsageEstimate.completionCharacters(inCompletion: canonical)
+            generatedCharacters: UsageEstimate.completionCharacters(inCompletion: canonical),
+            keptAnswer: kept ? encoded : nil
         )
     }
 
@@ -65,6 +75,17 @@ public struct AttemptTranslation: Sendable {
                 generatedCharacters: usage == nil ? UsageEstimate.completionCharacters(inResponse: body) : 0
             )
         }
+        if passesThrough, request.api == .responses {
+            let response = try JSONValue.answer(body)
+            var events = ByteBuffer()
+            for event in ResponsesAnswer.streamEvents(fromResponse: response) { events.writeImmutableBuffer(event) }
+            let usage = ResponsesAnswer.usage(response["usage"])
+            return TranslatedAnswer(
+                body: events, usage: usage,
+                generatedCharacters: usage == nil ? ResponsesAnswer.outputCharacters(response) : 0,
+                keptAnswer: Array(body.readableBytesView)
+            )
+        }
         let canonical = try kind.canonicalAnswer(body, for: request, provider: provider)
         var encoder = request.api.streamEncoder(for: request)
         var events = ByteBuffer()
@@ -74,7 +95,8 @@ public struct AttemptTranslation: Sendable {
         for event in encoder.finish() { events.writeImmutableBuffer(event) }
         return TranslatedAnswer(
             body: events, usage: TokenUsage(openAIUsage: canonical["usage"]),
-            generatedCharacters: UsageEstimate.completionCharacters(inCompletion: canonical)
+            generatedCharacters: UsageEstimate.completionCharacters(inCompletion: canonical),
+            keptAnswer: encoder.completedAnswer.map(JSONValue.encode)
         )
     }
 
@@ -95,6 +117,9 @@ public struct AttemptTranslation: Sendable {
     }
 
     private func estimatedCharacters(ofNative body: ByteBuffer) -> Int {
+        if request.api == .responses {
+            return JSONValue.object(body.readableBytesView).map(ResponsesAnswer.outputCharacters) ?? 0
+        }
         guard let canonical = try? kind.canonicalAnswer(body, for: request, provider: provider) else { return 0 }
         return UsageEstimate.completionCharacters(inCompletion: canonical)
     }
@@ -105,16 +130,46 @@ public struct TranslatedAnswer {
     public var body: ByteBuffer
     public var usage: TokenUsage?
     public var generatedCharacters: Int
+    /// The answer as the gateway keeps it, for APIs whose answers are kept (Responses: the response object, also
+    /// when the client got it as a stream).
+    public var keptAnswer: [UInt8]? = nil
 }
 
 /// Reads an upstream stream to its end and makes one client answer of it.
 public struct StreamAggregation {
     var aggregator: StreamAggregator
     var decoder: (any UpstreamStreamDecoder)?
+    /// A Responses API stream, whose last event carries the whole answer.
+    var responses: ResponsesPassThrough?
     let translation: AttemptTranslation
 
+    init(
+        aggregator: StreamAggregator, decoder: (any UpstreamStreamDecoder)?, responses: ResponsesPassThrough? = nil,
+        translation: AttemptTranslation
+    ) {
+        self.aggregator = aggregator
+        self.decoder = decoder
+        self.responses = responses
+        self.translation = translation
+    }
+
+    /// Adds one upstream event (framing included).
+    public mutating func add(event: ByteBuffer) throws(GatewayError) {
+        if var responses {
+            var ignored: [ByteBuffer] = []
+            do {
+                try responses.translate(event, into: &ignored)
+            } catch {
+                throw Self.unusable(error.reason)
+            }
+            self.responses = responses
+            return
+        }
+        if let data = SSEEvent.data(of: event) { try add(data) }
+    }
+
     /// Adds one upstream event's data.
-    public mutating func add(_ data: ByteBuffer) throws(GatewayError) {
+    mutating func add(_ data: ByteBuffer) throws(GatewayError) {
         guard var decoder else {
             try aggregator.add(data: data)
             return
@@ -131,6 +186,21 @@ public struct StreamAggregation {
 
     /// The answer, once the upstream body ended.
     public mutating func finish() throws(GatewayError) -> TranslatedAnswer {
+        if var responses {
+            var ignored: [ByteBuffer] = []
+            do {
+                try responses.finish(into: &ignored)
+            } catch {
+                throw Self.unusable(error.reason)
+            }
+            guard let response = responses.completedAnswer else { throw Self.unusable("the stream carried no response") }
+            let usage = ResponsesAnswer.usage(response["usage"])
+            let encoded = JSONValue.encode(response)
+            return TranslatedAnswer(
+                body: ByteBuffer(bytes: encoded), usage: usage,
+                generatedCharacters: usage == nil ? ResponsesAnswer.outputCharacters(response) : 0, keptAnswer: encoded
+            )
+        }
         if var decoder {
             do {
                 for chunk in try decoder.finish() { aggregator.add(chunk: chunk) }
@@ -151,7 +221,8 @@ public struct StreamAggregation {
             body = translation.request.api.encodeAnswer(aggregator.resultObject(), for: translation.request)
         }
         return TranslatedAnswer(
-            body: ByteBuffer(bytes: body), usage: usage, generatedCharacters: aggregator.generatedCharacterCount
+            body: ByteBuffer(bytes: body), usage: usage, generatedCharacters: aggregator.generatedCharacterCount,
+            keptAnswer: translation.request.api == .responses ? body : nil
         )
     }
 

@@ -9,6 +9,11 @@ extension ClientAPI {
             AnthropicStreamEncoder(model: request.model, inputTokensEstimate: UsageEstimate.tokens(characters: request.promptCharacters))
         case .geminiGenerateContent:
             GeminiStreamEncoder(model: request.model)
+        case .responses:
+            ResponsesStreamEncoder(
+                envelope: request.responseEnvelope,
+                inputTokensEstimate: UsageEstimate.tokens(characters: request.promptCharacters)
+            )
         case .openAI:
             OpenAIStreamEncoder(includeUsage: request.clientWantsUsage)
         }
@@ -21,6 +26,8 @@ extension ClientAPI {
             JSONValue.encode(AnthropicMessageEncoder.message(fromChatCompletion: completion, model: request.model))
         case .geminiGenerateContent:
             geminiAnswer(GeminiAnswerEncoder.response(fromChatCompletion: completion, model: request.model), for: request)
+        case .responses:
+            JSONValue.encode(ResponsesAnswerEncoder.response(fromChatCompletion: completion, envelope: request.responseEnvelope))
         case .openAI:
             JSONValue.encode(completion)
         }
@@ -35,6 +42,24 @@ extension ClientAPI {
     /// An error in this API's shape.
     public func errorBody(_ error: GatewayError) -> [UInt8] {
         dialect.errorBody(error)
+    }
+
+    /// The tokens a whole answer of this API reports (nil: none); throws when the body is not an answer.
+    public func usage(ofAnswer body: ByteBuffer) throws(GatewayError) -> TokenUsage? {
+        if self == .responses { return ResponsesAnswer.usage(try JSONValue.answer(body)["usage"]) }
+        return try dialect.usage(ofAnswer: body)
+    }
+}
+
+extension InboundRequest {
+    /// The identity of the response a translated `/v1/responses` answer gets.
+    var responseEnvelope: ResponseEnvelope {
+        guard case .responses(let call) = native else {
+            return ResponseEnvelope(
+                id: ResponseEnvelope.makeID(), createdAt: Int(Date().timeIntervalSince1970), model: model, echo: [:]
+            )
+        }
+        return call.envelope
     }
 }
 

@@ -8,4 +8,10 @@ public protocol ClientStreamEncoder {
     mutating func finish() -> [ByteBuffer]
     /// The event that ends a stream that failed after it started, in the client's dialect.
     func errorEvent(_ error: GatewayError) -> ByteBuffer
+    /// The whole answer, once the stream finished, for APIs whose answers the gateway keeps (Responses).
+    var completedAnswer: JSONObject? { get }
+}
+
+extension ClientStreamEncoder {
+    public var completedAnswer: JSONObject? { nil }
 }

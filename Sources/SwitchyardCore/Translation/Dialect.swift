@@ -16,10 +16,13 @@ public enum ClientAPI: Sendable, Equatable {
     case anthropicMessages
     /// `POST /v1beta/models/{model}:generateContent` / `:streamGenerateContent`.
     case geminiGenerateContent
+    /// `POST /v1/responses`, OpenAI's Responses API: errors in OpenAI's shape, served byte-exact only by providers
+    /// marked `responses: true`.
+    case responses
 
     public var dialect: Dialect {
         switch self {
-        case .openAI: .openAI
+        case .openAI, .responses: .openAI
         case .anthropicMessages: .anthropic
         case .geminiGenerateContent: .gemini
         }
@@ -33,6 +36,7 @@ extension ClientAPI {
         case .openAI(let endpoint): "/v1/\(endpoint.rawValue)"
         case .anthropicMessages: "Anthropic's Messages API"
         case .geminiGenerateContent: "Gemini's native API"
+        case .responses: "/v1/responses"
         }
     }
 }

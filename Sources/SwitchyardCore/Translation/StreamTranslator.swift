@@ -18,6 +18,13 @@ public protocol StreamTranslator {
     var generatedBytes: Int { get }
     /// The event that ends a stream that failed after it started, in the client's dialect.
     func errorEvent(_ error: GatewayError) -> ByteBuffer
+    /// The whole answer a finished stream carried, for APIs whose answers the gateway keeps (Responses); nil for
+    /// the others.
+    var completedAnswer: JSONObject? { get }
+}
+
+extension StreamTranslator {
+    public var completedAnswer: JSONObject? { nil }
 }
 
 /// A stream between different dialects: upstream events are decoded into canonical chunks, which are encoded for
@@ -34,6 +41,7 @@ public struct TranslatingStream: StreamTranslator {
     }
 
     public var usage: TokenUsage? { decoder.usage }
+    public var completedAnswer: JSONObject? { encoder.completedAnswer }
 
     public mutating func translate(_ event: ByteBuffer, into output: inout [ByteBuffer]) throws(UpstreamStreamError) {
         guard let data = SSEEvent.data(of: event) else { return }

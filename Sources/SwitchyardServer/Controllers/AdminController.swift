@@ -20,9 +20,10 @@ struct AdminController {
     }
 
     /// `{model: {provider: {requests, tokens, estimated_tokens, last_reset, next_reset, limit_requests,
-    /// limit_tokens}}}`.
+    /// limit_tokens, period_cron, sessions}}}`.
     func stats() -> [String: Any] {
         var models: [String: Any] = [:]
+        let sessions = state.sessions.counts()
         for route in state.table.routes {
             var providers: [String: Any] = [:]
             for slot in route.providers {
@@ -36,6 +37,7 @@ struct AdminController {
                     "limit_requests": slot.config.rateLimit?.requestsPerPeriod ?? NSNull(),
                     "limit_tokens": slot.config.rateLimit?.tokensPerPeriod ?? NSNull(),
                     "period_cron": slot.resetSchedule.expression,
+                    "sessions": sessions[route.name]?[slot.config.name] ?? 0,
                 ]
                 if let error = slot.state.usage.persistenceError { entry["persist_error"] = error }
                 providers[slot.config.name] = entry

@@ -39,7 +39,14 @@ struct ProxyEngine: Sendable {
     }
 
     /// Serves a request of any client API by its model's route.
-    func serve(_ inbound: InboundRequest, request: Request, context: GatewayRequestContext) async throws -> Response {
+    /// - Parameters:
+    ///   - session: the session it belongs to (default: its `X-Session-Id`); a session stays on the provider that
+    ///     served its previous request while that one is available.
+    ///   - keeping: for answers the gateway keeps (`/v1/responses` with `store`), what is kept with them.
+    func serve(
+        _ inbound: InboundRequest, request: Request, context: GatewayRequestContext, session: String? = nil,
+        keeping: ResponseKeeping? = nil
+    ) async throws -> Response {
         let table = state.table
         let global = table.config.global
         context.trace?.request(model: inbound.model, stream: inbound.stream)
@@ -47,11 +54,12 @@ struct ProxyEngine: Sendable {
             throw GatewayError.modelNotFound(inbound.model)
         }
         let clientHeaders = request.headers.map { HeaderField($0.name.rawName, $0.value) }
+        let session = session ?? Self.sessionID(in: request.headers)
         let deadline = ShutdownDeadline()
         return try await withGracefulShutdownHandler {
             try await serve(
-                inbound, route: route, global: global, clientHeaders: clientHeaders, deadline: deadline,
-                context: context
+                inbound, route: route, global: global, clientHeaders: clientHeaders, session: session, keeping: keeping,
+                deadline: deadline, context: context
             )
         } onGracefulShutdown: { [state] in
             context.eventLoop.scheduleTask(in: .fromSeconds(state.table.config.global.shutdownGraceSeconds)) {
@@ -89,16 +97,19 @@ struct ProxyEngine: Sendable {
     /// Tries providers in route order, retrying and failing over by the failover policy.
     private func serve(
         _ inbound: InboundRequest, route: ModelRoute, global: GlobalSettings, clientHeaders: [HeaderField],
-        deadline: ShutdownDeadline, context: GatewayRequestContext
+        session: String?, keeping: ResponseKeeping?, deadline: ShutdownDeadline, context: GatewayRequestContext
     ) async throws -> Response {
         let logger = context.logger
         let clock = state.clock
         let timeZone = state.timeZone
         var plan = route.makePlan()
+        if let session, let provider = state.sessions.provider(session: session, model: route.name) {
+            plan.tryFirst(provider)
+        }
         var attempts: [AttemptRecord] = []
         let startedAt = clock.now()
         while let slot = plan.next(availability: { slot in
-            guard slot.config.kind.canServe(inbound) else {
+            guard slot.config.kind.canServe(inbound, provider: slot.config) else {
                 return .cannotServe(api: inbound.api.displayName + (inbound.untranslatable.map { " (\($0.message))" } ?? ""))
             }
             return slot.availability(now: clock.now(), timeZone: timeZone)
@@ -122,7 +133,7 @@ struct ProxyEngine: Sendable {
                     result = try await guarded(deadline, context: context) { attemptGuard in
                         try await attempt(
                             translation, upstreamStream: upstreamStream, clientHeaders: clientHeaders, lease: lease,
-                            global: global, attemptGuard: attemptGuard, context: context
+                            keeping: keeping, global: global, attemptGuard: attemptGuard, context: context
                         )
                     }
                 } catch StreamStop.idleTimeout {
@@ -138,9 +149,11 @@ struct ProxyEngine: Sendable {
                 case .delivered(let response, let usage):
                     observe(provider, route: route, result: "ok", latency: latency, context: context)
                     context.trace?.served(by: provider.name, usage: usage)
+                    keepSession(session, on: provider, route: route)
                     return response
                 case .streaming(let response):
                     observe(provider, route: route, result: "ok", latency: latency, context: context)
+                    keepSession(session, on: provider, route: route)
                     return response
                 case .failed(let attemptFailure, let answer):
                     observe(provider, route: route, result: attemptFailure.kind, latency: latency, context: context)
@@ -196,7 +209,7 @@ struct ProxyEngine: Sendable {
     static func upstreamStreams(client: InboundRequest, provider: ProviderConfig) -> Bool {
         if case .openAI(let endpoint) = client.api, !endpoint.supportsStreaming { return false }
         // Native Anthropic and Gemini APIs serve both modes; their answers are relayed as they come.
-        if client.api.dialect != .openAI && provider.kind.passesThrough(client) { return client.stream }
+        if client.api.dialect != .openAI && provider.kind.passesThrough(client, provider: provider) { return client.stream }
         return client.stream ? provider.streamSupport : !provider.nonStreamSupport
     }
 
@@ -220,7 +233,7 @@ struct ProxyEngine: Sendable {
     /// relay, which settles it when the stream ends); on failure the caller decides what happens to it.
     private func attempt(
         _ translation: AttemptTranslation, upstreamStream: Bool, clientHeaders: [HeaderField], lease: UsageLease,
-        global: GlobalSettings, attemptGuard: StreamGuard, context: GatewayRequestContext
+        keeping: ResponseKeeping?, global: GlobalSettings, attemptGuard: StreamGuard, context: GatewayRequestContext
     ) async throws -> AttemptResult {
         let provider = translation.provider
         let inbound = translation.request
@@ -260,8 +273,8 @@ struct ProxyEngine: Sendable {
             if response.isEventStream {
                 if inbound.stream {
                     return try await openRelay(
-                        response, translation: translation, lease: lease, global: global, attemptGuard: attemptGuard,
-                        context: context
+                        response, translation: translation, lease: lease, keeping: keeping, global: global,
+                        attemptGuard: attemptGuard, context: context
                     )
                 }
                 guard provider.streamSupport else {
@@ -269,6 +282,7 @@ struct ProxyEngine: Sendable {
                 }
                 let answer = try await aggregate(response, translation: translation, global: global, attemptGuard: attemptGuard)
                 let usage = Self.settle(lease, request: inbound, reported: answer.usage, generatedCharacters: answer.generatedCharacters)
+                keep(answer.keptAnswer, keeping: keeping, provider: provider, model: inbound.model)
                 var headers: HTTPFields = [.contentType: "application/json"]
                 headers.append(providerHeader)
                 return .delivered(Response(status: .ok, headers: headers, body: .init(byteBuffer: answer.body)), usage: usage)
@@ -277,6 +291,7 @@ struct ProxyEngine: Sendable {
             // A 2xx that is not the provider's answer (an HTML page from a wrong path, a truncated body) is not one.
             let answer = try inbound.stream ? translation.synthesizedStream(body) : translation.answer(body)
             let usage = Self.settle(lease, request: inbound, reported: answer.usage, generatedCharacters: answer.generatedCharacters)
+            keep(answer.keptAnswer, keeping: keeping, provider: provider, model: inbound.model)
             if inbound.stream {
                 let headers = Self.eventStreamHeaders(providerHeader)
                 return .delivered(Response(status: .ok, headers: headers, body: .init(byteBuffer: answer.body)), usage: usage)
@@ -337,9 +352,7 @@ struct ProxyEngine: Sendable {
             attemptGuard.touch()
             received += chunk.readableBytes
             guard received <= Self.maximumUpstreamBodyBytes else { throw UpstreamBodyTooLarge(limit: Self.maximumUpstreamBodyBytes) }
-            for event in try framer.append(chunk) {
-                if let data = SSEEvent.data(of: event) { try aggregation.add(data) }
-            }
+            for event in try framer.append(chunk) { try aggregation.add(event: event) }
         }
         return try aggregation.finish()
     }
@@ -349,8 +362,8 @@ struct ProxyEngine: Sendable {
     /// openings do not count) a failure, an error event included, is still an ordinary failed attempt, and another
     /// provider can take over unseen.
     private func openRelay(
-        _ response: UpstreamResponse, translation: AttemptTranslation, lease: UsageLease, global: GlobalSettings,
-        attemptGuard: StreamGuard, context: GatewayRequestContext
+        _ response: UpstreamResponse, translation: AttemptTranslation, lease: UsageLease, keeping: ResponseKeeping?,
+        global: GlobalSettings, attemptGuard: StreamGuard, context: GatewayRequestContext
     ) async throws -> AttemptResult {
         let provider = translation.provider
         let body = response.body
@@ -387,9 +400,10 @@ struct ProxyEngine: Sendable {
         let (metrics, recorder, trace, model, state) = (metrics, recorder, context.trace, inbound.model, state)
         trace?.streaming(from: provider.name)
         metrics.streamOpened()
-        let settlement = RelaySettlement { report in
+        let settlement = RelaySettlement { [self] report in
             // A stream that broke or was abandoned still counts what it delivered.
             let usage = Self.settle(lease, request: inbound, reported: report.usage, generatedCharacters: report.generatedBytes)
+            keep(report.completedAnswer, keeping: keeping, provider: provider, model: model)
             metrics.streamClosed()
             if case .failed = report.outcome {
                 metrics.streamFailed(model: model, provider: provider.name)
@@ -416,6 +430,33 @@ struct ProxyEngine: Sendable {
                 }
             })
         )
+    }
+
+    /// Keeps a served `/v1/responses` answer for `previous_response_id` and `GET /v1/responses/{id}`; its session
+    /// (the client's, or the chain's first response) stays on the provider that served it.
+    private func keep(_ answer: [UInt8]?, keeping: ResponseKeeping?, provider: ProviderConfig, model: String) {
+        guard let keeping, let answer, let id = JSONValue.object(answer)?["id"] as? String else { return }
+        let session = keeping.session ?? id
+        state.responses.put(
+            StoredResponse(
+                id: id, owner: keeping.owner, provider: provider.name, model: model, sessionID: session,
+                createdAt: state.clock.now(), input: keeping.input, response: answer
+            )
+        )
+        state.sessions.record(session: session, model: model, provider: provider.name)
+    }
+
+    /// A served session stays on its provider.
+    private func keepSession(_ session: String?, on provider: ProviderConfig, route: ModelRoute) {
+        guard let session else { return }
+        state.sessions.record(session: session, model: route.name, provider: provider.name)
+    }
+
+    /// The client's `X-Session-Id`, when it is one that can be kept.
+    static func sessionID(in headers: HTTPFields) -> String? {
+        guard let value = headers[.sessionID], !value.isEmpty, value.utf8.count <= SessionAffinity.maximumSessionIDBytes
+        else { return nil }
+        return value
     }
 
     /// Adds the tokens of a served request: the upstream's own count, or an estimate from characters.
@@ -477,4 +518,5 @@ struct ProxyEngine: Sendable {
 extension HTTPField.Name {
     static let switchyardProvider = HTTPField.Name("X-Switchyard-Provider")!
     static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
+    static let sessionID = HTTPField.Name("X-Session-Id")!
 }

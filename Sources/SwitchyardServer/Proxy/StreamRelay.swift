@@ -31,6 +31,8 @@ struct RelayReport: Sendable {
     var generatedBytes: Int
     /// When the first bytes were handed to the client.
     var firstWriteAt: ContinuousClock.Instant?
+    /// The whole answer of a completed stream, for APIs whose answers are kept (Responses).
+    var completedAnswer: [UInt8]? = nil
 }
 
 /// Relays a committed upstream SSE stream to the client, event by event as it arrives, through the attempt's
@@ -103,7 +105,8 @@ struct StreamRelay: Sendable {
         settlement.finish(
             RelayReport(
                 outcome: outcome, usage: translator.usage, generatedBytes: translator.generatedBytes,
-                firstWriteAt: sink.firstWriteAt
+                firstWriteAt: sink.firstWriteAt,
+                completedAnswer: outcome == .completed ? translator.completedAnswer.map(JSONValue.encode) : nil
             )
         )
         if outcome != .clientGone {
@@ -176,6 +179,7 @@ final class RelayTranslator: @unchecked Sendable {
     func errorEvent(_ error: GatewayError) -> ByteBuffer { translator.errorEvent(error) }
     var usage: TokenUsage? { translator.usage }
     var generatedBytes: Int { translator.generatedBytes }
+    var completedAnswer: JSONObject? { translator.completedAnswer }
 }
 
 /// The client side of a relay, moved into the relay's child task. Only that task writes while it runs; the

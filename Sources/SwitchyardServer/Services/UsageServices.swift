@@ -5,7 +5,8 @@ import ServiceLifecycle
 import UnixSignals
 import SwitchyardCore
 
-/// Writes changed usage counters to disk about once a second, and a last time after everything else has stopped.
+/// Writes changed usage counters to disk about once a second, and a last time after everything else has stopped,
+/// when it also waits for kept responses still being written.
 struct UsageFlushService: Service {
     let state: GatewayState
     var interval: Duration = .seconds(1)
@@ -15,6 +16,7 @@ struct UsageFlushService: Service {
             state.persistAll()
         }
         state.persistAll()
+        state.responses.flush()
     }
 }
 

@@ -60,7 +60,7 @@ final class FakeUpstream: Sendable {
 
     /// The paths the fake answers, after `/{provider}/`, and the prefix the recorded path drops.
     private static let routes: [(pattern: String, base: String)] = [
-        ("v1/chat/completions", "v1/"), ("v1/completions", "v1/"), ("v1/embeddings", "v1/"), ("v1/messages", "v1/"),
+        ("v1/chat/completions", "v1/"), ("v1/completions", "v1/"), ("v1/embeddings", "v1/"), ("v1/messages", "v1/"), ("v1/responses", "v1/"),
         ("v1/messages/count_tokens", "v1/"), ("v1beta/models/{call}", "v1beta/"), ("api/v1/chat/completions", "api/v1/"),
         ("oauth", ""), ("openai/deployments/{deployment}/chat/completions", "openai/"),
     ]

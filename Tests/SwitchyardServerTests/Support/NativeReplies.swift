@@ -64,6 +64,21 @@ enum NativeReply {
         }
     }
 
+    /// A chat-completions upstream for the SDK scripts: it calls get_weather when given tools, answers "It is 20C in
+    /// Paris" once a tool result is in the messages, and "Hello from OpenAI" otherwise, streaming when asked.
+    static func weatherChat(_ request: FakeUpstream.Received) -> Response {
+        let json = request.json
+        let stream = json["stream"] as? Bool == true
+        let messages = json["messages"] as? [[String: Any]] ?? []
+        if messages.contains(where: { $0["role"] as? String == "tool" }) {
+            return Reply.chatCompletion(content: "It is 20C in Paris", usage: (20, 6))
+        }
+        if json["tools"] != nil {
+            return stream ? Reply.sse(openAIToolCallStream) : openAIToolCall
+        }
+        return stream ? Reply.sse(Reply.streamEvents(["Hello", " from", " OpenAI"])) : Reply.chatCompletion(content: "Hello from OpenAI")
+    }
+
     /// OpenAI chunks of a streamed tool call to get_weather({"city":"Paris"}).
     static let openAIToolCallStream: [String] = [
         #"data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"up","choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":""}}]},"finish_reason":null}]}"# + "\n\n",
@@ -76,4 +91,37 @@ enum NativeReply {
     static let openAIToolCall = Reply.json(
         #"{"id":"c1","object":"chat.completion","created":1,"model":"up","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":9,"completion_tokens":4,"total_tokens":13}}"#
     )
+
+    /// A Responses API answer from a provider that speaks it, with the text `text`.
+    static func responsesObject(_ text: String, id: String = "resp_upstream1", status: String = "completed") -> String {
+        #"{"id":"\#(id)","object":"response","created_at":1700000000,"status":"\#(status)","error":null,"incomplete_details":null,"instructions":null,"max_output_tokens":null,"model":"gpt-up","output":[{"type":"message","id":"msg_up1","status":"completed","role":"assistant","content":[{"type":"output_text","text":"\#(text)","annotations":[]}]}],"parallel_tool_calls":true,"previous_response_id":null,"store":true,"temperature":1.0,"text":{"format":{"type":"text"}},"tool_choice":"auto","tools":[],"top_p":1.0,"truncation":"disabled","usage":{"input_tokens":12,"input_tokens_details":{"cached_tokens":2},"output_tokens":6,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":18},"metadata":{}}"#
+    }
+
+    /// The events of a Responses API stream from a provider that speaks it, as OpenAI frames them.
+    static func responsesStream(_ words: [String], id: String = "resp_upstream2") -> [String] {
+        let text = words.joined()
+        let created = responsesObject("", id: id, status: "in_progress")
+            .replacingOccurrences(of: #""output":[{"type":"message","id":"msg_up1","status":"completed","role":"assistant","content":[{"type":"output_text","text":"","annotations":[]}]}]"#, with: #""output":[]"#)
+        var sequence = 0
+        func event(_ type: String, _ fields: String) -> String {
+            defer { sequence += 1 }
+            return "event: \(type)\ndata: {\"type\":\"\(type)\",\"sequence_number\":\(sequence),\(fields)}\n\n"
+        }
+        var events = [
+            event("response.created", #""response":\#(created)"#),
+            event("response.in_progress", #""response":\#(created)"#),
+            event("response.output_item.added", #""output_index":0,"item":{"type":"message","id":"msg_up1","status":"in_progress","role":"assistant","content":[]}"#),
+            event("response.content_part.added", #""item_id":"msg_up1","output_index":0,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}"#),
+        ]
+        for word in words {
+            events.append(event("response.output_text.delta", #""item_id":"msg_up1","output_index":0,"content_index":0,"delta":"\#(word)","logprobs":[]"#))
+        }
+        events += [
+            event("response.output_text.done", #""item_id":"msg_up1","output_index":0,"content_index":0,"text":"\#(text)","logprobs":[]"#),
+            event("response.content_part.done", #""item_id":"msg_up1","output_index":0,"content_index":0,"part":{"type":"output_text","text":"\#(text)","annotations":[]}"#),
+            event("response.output_item.done", #""output_index":0,"item":{"type":"message","id":"msg_up1","status":"completed","role":"assistant","content":[{"type":"output_text","text":"\#(text)","annotations":[]}]}"#),
+            event("response.completed", #""response":\#(responsesObject(text, id: id))"#),
+        ]
+        return events
+    }
 }

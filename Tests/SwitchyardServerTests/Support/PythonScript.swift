@@ -3,13 +3,16 @@ import Foundation
 /// Runs one of the end-to-end scripts in `Tests/e2e` against a running gateway.
 enum PythonScript {
     /// The script's exit status and everything it printed.
-    static func run(_ name: String, baseURL: String, key: String) async throws -> (status: Int32, output: String) {
+    static func run(
+        _ name: String, baseURL: String, key: String, environment extra: [String: String] = [:]
+    ) async throws -> (status: Int32, output: String) {
         let python = Process()
         python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         python.arguments = ["python3", ShippedConfigTests.repositoryRoot.appendingPathComponent("Tests/e2e/\(name)").path]
         var environment = ProcessInfo.processInfo.environment
         environment["SWITCHYARD_BASE_URL"] = baseURL
         environment["SWITCHYARD_KEY"] = key
+        environment.merge(extra) { _, new in new }
         python.environment = environment
         let output = Pipe()
         python.standardOutput = output

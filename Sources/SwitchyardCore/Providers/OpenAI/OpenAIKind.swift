@@ -7,19 +7,27 @@ public struct OpenAIKind: ProviderKind {
 
     public var name: String { "openai" }
     public var nativeDialect: Dialect? { .openAI }
+    public var speaksResponsesAPI: Bool { true }
 
     public func makeRequest(
         _ request: InboundRequest, provider: ProviderConfig, credential: String, upstreamStream: Bool,
         clientHeaders: [HeaderField]
     ) throws(GatewayError) -> UpstreamRequest {
+        let headers = HeaderForwarding.upstreamHeaders(
+            clientHeaders, stream: upstreamStream,
+            credential: credential.isEmpty ? nil : HeaderField("authorization", "Bearer \(credential)"),
+            provider: provider
+        )
+        if case .responses(let call) = request.native, passesThrough(request, provider: provider) {
+            return UpstreamRequest(
+                url: provider.endpoint + "/responses", headers: headers,
+                body: call.request.upstreamBody(model: provider.model, stream: upstreamStream),
+                endpoint: .chatCompletions, stream: upstreamStream
+            )
+        }
         let canonical = try request.requireCanonical(by: name)
         return UpstreamRequest(
-            url: provider.endpoint + canonical.endpoint.upstreamPath,
-            headers: HeaderForwarding.upstreamHeaders(
-                clientHeaders, stream: upstreamStream,
-                credential: credential.isEmpty ? nil : HeaderField("authorization", "Bearer \(credential)"),
-                provider: provider
-            ),
+            url: provider.endpoint + canonical.endpoint.upstreamPath, headers: headers,
             body: canonical.upstreamBody(provider: provider, stream: upstreamStream),
             endpoint: canonical.endpoint,
             stream: upstreamStream
