@@ -140,6 +140,8 @@ struct ResponsesTests {
             #expect(try await provider("s1") == other, "the session fails over")
             failing.withLock { $0.removeAll() }
             #expect(try await provider("s1") == other, "and stays where it moved")
+            #expect(try await client.post("/admin/reload", "").status == 200)
+            for _ in 0..<3 { #expect(try await provider("s1") == other, "a reload keeps sessions of providers that remain") }
             var newSessions: [String: Int] = [:]
             for index in 0..<10 { newSessions[try await provider("new-\(index)") ?? "", default: 0] += 1 }
             #expect(newSessions == ["a": 5, "b": 5])
