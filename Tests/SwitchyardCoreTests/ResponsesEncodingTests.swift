@@ -103,6 +103,35 @@ import Testing
             ))
     }
 
+    // MARK: Namespaces
+
+    @Test("a call of a flattened namespace function comes back as a function_call with its namespace")
+    func namespacedCalls() throws {
+        let namespaced = ResponseEnvelope(
+            id: "resp_test", createdAt: 1, model: "gpt-x",
+            echo: ["tools": [["type": "namespace", "name": "agents", "tools": [["type": "function", "name": "close_agent"]]]]]
+        )
+        let message = #"""
+            {"role":"assistant","content":null,"tool_calls":[
+              {"id":"c1","type":"function","function":{"name":"agents__close_agent","arguments":"{}"}},
+              {"id":"c2","type":"function","function":{"name":"other__tool","arguments":"{}"}}]}
+            """#
+        let answer = ResponsesAnswerEncoder.response(
+            fromChatCompletion: try completion(message, finish: #""tool_calls""#), envelope: namespaced
+        )
+        let calls = try #require(answer["output"] as? [JSONObject])
+        #expect(calls[0]["name"] as? String == "close_agent" && calls[0]["namespace"] as? String == "agents")
+        #expect(calls[1]["name"] as? String == "other__tool" && calls[1]["namespace"] == nil, "an undeclared prefix stays")
+
+        var encoder = ResponsesStreamEncoder(envelope: namespaced, inputTokensEstimate: 1)
+        _ = encoder.encode(try #require(jsonObject(chunk(
+            #"{"role":"assistant","tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"agents__close_agent","arguments":"{}"}}]}"#
+        ))))
+        _ = encoder.finish()
+        let streamed = try #require((encoder.completedAnswer?["output"] as? [JSONObject])?.first)
+        #expect(streamed["name"] as? String == "close_agent" && streamed["namespace"] as? String == "agents")
+    }
+
     // MARK: Ids
 
     @Test("ids are the prefix and 48 lowercase hex digits, different each time")

@@ -320,6 +320,33 @@ import Testing
         try expectJSON(chat["parallel_tool_calls"], "false")
     }
 
+    @Test("a namespace's functions become flat chat functions named namespace__name, and so do calls of them")
+    func namespacedTools() throws {
+        let chat = try chat(
+            input: #"""
+                [{"type":"message","role":"user","content":"Close it"},
+                 {"type":"function_call","namespace":"agents","name":"close_agent","arguments":"{}","call_id":"c1"},
+                 {"type":"function_call_output","call_id":"c1","output":"closed"}]
+                """#,
+            extra: #"""
+                ,"tools":[{"type":"function","name":"exec_command"},
+                 {"type":"namespace","name":"agents","description":"Sub-agents","tools":[
+                   {"type":"function","name":"close_agent","description":"Close an agent","parameters":{"type":"object"}}]}]
+                """#)
+        try expectJSON(chat["tools"], #"""
+            [{"type":"function","function":{"name":"exec_command"}},
+             {"type":"function","function":{"name":"agents__close_agent","description":"Close an agent","parameters":{"type":"object"}}}]
+            """#)
+        let messages = try #require(chat["messages"] as? [JSONObject])
+        try expectJSON(messages[1]["tool_calls"], #"""
+            [{"id":"c1","type":"function","function":{"name":"agents__close_agent","arguments":"{}"}}]
+            """#)
+        let custom = failure(
+            #"{"model":"m","input":"x","tools":[{"type":"namespace","name":"ns","tools":[{"type":"custom","name":"patch"}]}]}"#,
+            chat: true)
+        #expect(custom?.param == "tools[0].tools[0]" && custom?.message.contains("'custom'") == true)
+    }
+
     @Test("tool_choice modes pass as they are", arguments: ["auto", "none", "required"])
     func toolChoiceModes(mode: String) throws {
         let chat = try chat(input: #""Hi""#, extra: #","tools":[{"type":"function","name":"f"}],"tool_choice":""# + mode + #"""#)

@@ -29,7 +29,7 @@ public enum ResponsesAnswerEncoder {
             output.append(
                 functionCallItem(
                     callID: call["id"], name: function?["name"], arguments: function?["arguments"] as? String ?? "",
-                    status: "completed"
+                    status: "completed", namespaces: ToolNamespaces(tools: envelope.echo["tools"])
                 ))
         }
         let outcome = outcome(finishReason: choice?["finish_reason"] as? String)
@@ -77,13 +77,19 @@ public enum ResponsesAnswerEncoder {
         ["type": "message", "id": id, "status": status, "role": "assistant", "content": content]
     }
 
-    /// A function call item; a tool call without an id gets one, since clients answer it by `call_id`.
-    static func functionCallItem(callID: Any?, name: Any?, arguments: String, status: String) -> JSONObject {
-        [
+    /// A function call item (with its namespace, for a function of one); a tool call without an id gets one, since
+    /// clients answer it by `call_id`.
+    static func functionCallItem(
+        callID: Any?, name: Any?, arguments: String, status: String, namespaces: ToolNamespaces
+    ) -> JSONObject {
+        let call = namespaces.call(named: name as? String ?? "")
+        var item: JSONObject = [
             "type": "function_call", "id": ResponseEnvelope.makeID(prefix: "fc"),
-            "call_id": nonEmpty(callID) ?? ResponseEnvelope.makeID(prefix: "call"), "name": name as? String ?? "",
+            "call_id": nonEmpty(callID) ?? ResponseEnvelope.makeID(prefix: "call"), "name": call.name,
             "arguments": arguments, "status": status,
         ]
+        if let namespace = call.namespace { item["namespace"] = namespace }
+        return item
     }
 
     static func reasoningItem(id: String, summary: [Any]) -> JSONObject {

@@ -123,7 +123,8 @@ enum ResponsesInputTranslator {
         guard let arguments = item["arguments"] as? String else {
             throw ResponsesRequest.invalidType("\(path).arguments", expected: "a string")
         }
-        return ["id": callID, "type": "function", "function": ["name": name, "arguments": arguments]]
+        let chatName = ToolNamespaces.chatName(name, namespace: item["namespace"] as? String)
+        return ["id": callID, "type": "function", "function": ["name": chatName, "arguments": arguments]]
     }
 
     /// A tool output's text (a string, or the texts of its parts) and the images among its parts.

@@ -247,34 +247,49 @@ extension ResponsesRequest {
         }
     }
 
-    /// Flat Responses function tools as chat's nested ones; any other tool type only a Responses provider can run.
+    /// Flat Responses function tools as chat's nested ones, the functions of a namespace flattened (see
+    /// ToolNamespaces); any other tool type only a Responses provider can run.
     private static func functionTools(_ value: Any?) throws(GatewayError) -> [Any] {
         guard isPresent(value) else { return [] }
         guard let list = value as? [Any] else { throw invalidType("tools", expected: "an array") }
         var tools: [Any] = []
         for (index, item) in list.enumerated() {
             let param = "tools[\(index)]"
-            guard let tool = item as? JSONObject, let type = tool["type"] as? String else {
-                throw invalidType(param, expected: "an object with a string 'type'")
+            guard let tool = item as? JSONObject, tool["type"] as? String == "namespace" else {
+                tools.append(try functionTool(item, param: param, namespace: nil))
+                continue
             }
-            guard type == "function" else {
-                throw responsesOnly("The tool type '\(GatewayError.clipped(type, to: 64))'", param: param)
-            }
-            guard let name = tool["name"] as? String, !name.isEmpty else {
+            guard let namespace = tool["name"] as? String, !namespace.isEmpty else {
                 throw invalidType("\(param).name", expected: "a non-empty string")
             }
-            var function: JSONObject = ["name": name]
-            if let description = tool["description"] as? String { function["description"] = description }
-            if isPresent(tool["parameters"]) {
-                guard let parameters = tool["parameters"] as? JSONObject else {
-                    throw invalidType("\(param).parameters", expected: "an object")
-                }
-                function["parameters"] = parameters
+            guard let members = tool["tools"] as? [Any] else { throw invalidType("\(param).tools", expected: "an array") }
+            for (memberIndex, member) in members.enumerated() {
+                tools.append(try functionTool(member, param: "\(param).tools[\(memberIndex)]", namespace: namespace))
             }
-            if let strict = JSONValue.bool(tool["strict"]) { function["strict"] = strict }
-            tools.append(["type": "function", "function": function])
         }
         return tools
+    }
+
+    private static func functionTool(_ item: Any, param: String, namespace: String?) throws(GatewayError) -> JSONObject {
+        guard let tool = item as? JSONObject, let type = tool["type"] as? String else {
+            throw invalidType(param, expected: "an object with a string 'type'")
+        }
+        guard type == "function" else {
+            throw responsesOnly("The tool type '\(GatewayError.clipped(type, to: 64))'", param: param)
+        }
+        guard let name = tool["name"] as? String, !name.isEmpty else {
+            throw invalidType("\(param).name", expected: "a non-empty string")
+        }
+        var function: JSONObject = ["name": ToolNamespaces.chatName(name, namespace: namespace)]
+        if let description = tool["description"] as? String { function["description"] = description }
+        if isPresent(tool["parameters"]) {
+            guard let parameters = tool["parameters"] as? JSONObject else {
+                throw invalidType("\(param).parameters", expected: "an object")
+            }
+            function["parameters"] = parameters
+        }
+        if let strict = JSONValue.bool(tool["strict"]) { function["strict"] = strict }
+        return ["type": "function", "function": function]
     }
 
     private static func toolChoice(_ value: Any?) throws(GatewayError) -> Any? {

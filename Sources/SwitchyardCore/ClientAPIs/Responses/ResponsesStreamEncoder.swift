@@ -138,7 +138,8 @@ public struct ResponsesStreamEncoder: ClientStreamEncoder {
             if openItem != .functionCalls { events += closeOpenItem() }
             openItem = .functionCalls
             let item = ResponsesAnswerEncoder.functionCallItem(
-                callID: call["id"], name: function?["name"], arguments: "", status: "in_progress"
+                callID: call["id"], name: function?["name"], arguments: "", status: "in_progress",
+                namespaces: ToolNamespaces(tools: envelope.echo["tools"])
             )
             items.append(item)
             callItems[callIndex] = items.count - 1
