@@ -24,21 +24,6 @@ import Testing
         try request(#"{"model":"claude-x","max_tokens":64,"messages":"# + messages + extra + "}").chatBody()
     }
 
-    /// Each event as its `event:` name and parsed `data:`, checking the framing on the way.
-    func events(_ buffers: [ByteBuffer]) throws -> [(name: String, data: JSONObject)] {
-        try buffers.map { event in
-            let raw = text(event)
-            #expect(raw.hasSuffix("\n\n"))
-            let lines = raw.dropLast(2).split(separator: "\n", omittingEmptySubsequences: false)
-            try #require(lines.count == 2)
-            try #require(lines[0].hasPrefix("event: ") && lines[1].hasPrefix("data: "))
-            let name = String(lines[0].dropFirst("event: ".count))
-            let data = try #require(jsonObject(String(lines[1].dropFirst("data: ".count))))
-            #expect(data["type"] as? String == name, "the data's type matches the event name")
-            return (name, data)
-        }
-    }
-
     /// Runs canonical chunks (JSON text) through a fresh encoder and finishes it.
     func encodeStream(_ chunks: [String], estimate: Int = 42) throws -> [(name: String, data: JSONObject)] {
         var encoder = AnthropicStreamEncoder(model: "claude-x", inputTokensEstimate: estimate)

@@ -51,23 +51,6 @@ import Testing
         )
     }
 
-    /// Each event as its `event:` name and parsed `data:`, checking the framing on the way.
-    func events(_ buffers: [ByteBuffer]) throws -> [(name: String, data: JSONObject)] {
-        try buffers.flatMap { buffer in
-            let raw = text(buffer)
-            #expect(raw.hasSuffix("\n\n"))
-            return try raw.split(separator: "\n\n").map { event in
-                let lines = event.split(separator: "\n", omittingEmptySubsequences: false)
-                try #require(lines.count == 2)
-                try #require(lines[0].hasPrefix("event: ") && lines[1].hasPrefix("data: "))
-                let name = String(lines[0].dropFirst("event: ".count))
-                let data = try #require(jsonObject(String(lines[1].dropFirst("data: ".count))))
-                #expect(data["type"] as? String == name, "the data's type matches the event name")
-                return (name, data)
-            }
-        }
-    }
-
     func expectEvents(
         _ actual: [(name: String, data: JSONObject)], _ expected: [String],
         sourceLocation: SourceLocation = #_sourceLocation

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Synchronization
+import Testing
 @testable import SwitchyardCore
 
 /// Small conversions shared by the SwitchyardCore tests.
@@ -83,4 +84,22 @@ final class ManualClock: GatewayClock {
     func advance(by seconds: TimeInterval) { current.withLock { $0 += seconds } }
 
     func sleep(until deadline: Date) async throws {}
+}
+
+/// Each `event: <name>` / `data: <json>` event of SSE buffers (a buffer may hold several) as its name and parsed data,
+/// checking the framing and that the data's `type` is the event's name.
+func events(_ buffers: [ByteBuffer]) throws -> [(name: String, data: JSONObject)] {
+    try buffers.flatMap { buffer in
+        let raw = text(buffer)
+        #expect(raw.hasSuffix("\n\n"))
+        return try raw.split(separator: "\n\n").map { event in
+            let lines = event.split(separator: "\n", omittingEmptySubsequences: false)
+            try #require(lines.count == 2)
+            try #require(lines[0].hasPrefix("event: ") && lines[1].hasPrefix("data: "))
+            let name = String(lines[0].dropFirst("event: ".count))
+            let data = try #require(jsonObject(String(lines[1].dropFirst("data: ".count))))
+            #expect(data["type"] as? String == name, "the data's type matches the event name")
+            return (name, data)
+        }
+    }
 }
