@@ -46,6 +46,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Streams opened per second in the hold scenario.")
     var holdRate = 500.0
 
+    @Option(help: "Event loops of the fake upstream (more lets \"direct\" outrun the proxies on a larger machine).")
+    var upstreamThreads = 1
+
     @Option(help: "Where to write the results as JSON.")
     var json = "bench-results.json"
 
@@ -55,6 +58,16 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Skip nginx even when it is installed.")
     var noNginx = false
 
+    @Option(help: "What drives chat and failover: auto (wrk when on PATH, else nio), wrk or nio. Streams, hold and start-up always use nio.")
+    var loadGenerator = LoadGeneratorChoice.auto
+
+    @Option(help: "wrk's threads (-t); wrk runs whole seconds, so --duration and --warmup are rounded up for it.")
+    var wrkThreads = 1
+
+    func validate() throws {
+        guard wrkThreads >= 1 else { throw ValidationError("--wrk-threads must be at least 1") }
+    }
+
     func run() async throws {
         let openFiles = raiseOpenFileLimit()
         let selected = Set(scenarios.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
@@ -62,13 +75,15 @@ struct Run: AsyncParsableCommand {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("switchyard-bench-\(getpid())")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
+        let wrk = try loadGenerator.wrkGenerator(threads: wrkThreads, directory: work)
 
         let machine = Machine.describe(openFiles: openFiles)
         print("switchyard-bench on \(machine.summary)")
         print("gateway binary: \(binary)")
 
         let upstream = try ChildProcess(
-            name: "upstream", executable: CommandLine.arguments[0], arguments: ["upstream", "--threads", "1"]
+            name: "upstream", executable: CommandLine.arguments[0],
+            arguments: ["upstream", "--threads", String(upstreamThreads)]
         )
         defer { upstream.stop() }
         guard let upstreamPort = Int(try upstream.waitForLine(startingWith: "listening")) else {
@@ -98,6 +113,10 @@ struct Run: AsyncParsableCommand {
         let load = LoadGenerator(threads: 1)
         defer { load.shutdown() }
         var report = Report(machine: machine, command: CommandLine.arguments.joined(separator: " "))
+        report.notes.append(
+            "chat and failover load: " + (wrk?.summary ?? "the NIO generator, 1 thread")
+                + "; streams, hold and start-up: the NIO generator, 1 thread"
+        )
         let idle = ProcessStats.memory([gatewayProcess.process.pid])
         report.notes.append("switchyard idle RSS after start: \(Report.megabytes(idle)) MB")
         report.figures["idle_rss_mb"] = Report.megabytesValue(idle)
@@ -106,7 +125,7 @@ struct Run: AsyncParsableCommand {
             for target in targets {
                 print("running \(scenario.name) against \(target.kind.rawValue)…")
                 let measured = try await scenario.run(
-                    on: target, load: load, duration: duration, warmup: warmup, streamConcurrency: streamConcurrency,
+                    on: target, load: load, wrk: wrk, duration: duration, warmup: warmup, streamConcurrency: streamConcurrency,
                     holdStreams: holdStreams, holdRate: holdRate, holdSeconds: holdSeconds
                 )
                 report.add(measured)
