@@ -813,6 +813,27 @@ import Testing
         #expect(set.models[0].providers[0].sendStreamOptions == false)
     }
 
+    @Test func responsesSettingsHaveDefaultsRangesAndOnlyOpenAIProvidersSpeakTheResponsesAPI() throws {
+        let defaults = try load(#"{"m":{"providers":[{"type":"echo","name":"e"}]}}"#).config
+        #expect(defaults.global.sessionTTLSeconds == 3600 && defaults.global.responsesMaxCount == 10_000)
+        #expect(defaults.global.responsesMaxBytes == 256 * 1024 * 1024 && defaults.global.responsesTTLSeconds == 30 * 86_400)
+        #expect(defaults.models[0].providers[0].responses == false)
+        let set = try load(
+            #"{"_global":{"session_ttl_seconds":60,"responses_max_count":5,"responses_max_mb":1,"responses_ttl_seconds":10},"#
+                + #""m":{"providers":[{"name":"o","endpoint":"https://api.openai.com/v1","model":"gpt","responses":true}]}}"#
+        ).config
+        #expect(set.global.sessionTTLSeconds == 60 && set.global.responsesMaxCount == 5)
+        #expect(set.global.responsesMaxBytes == 1024 * 1024 && set.global.responsesTTLSeconds == 10)
+        #expect(set.models[0].providers[0].responses)
+        let wrong = try problems(
+            #"{"_global":{"session_ttl_seconds":0,"responses_max_count":-1},"#
+                + #""m":{"providers":[{"name":"a","type":"anthropic","endpoint":"https://api.anthropic.com/v1","model":"c","responses":true}]}}"#
+        )
+        #expect(wrong.contains { $0.contains("_global.session_ttl_seconds") })
+        #expect(wrong.contains { $0.contains("_global.responses_max_count") })
+        #expect(wrong.contains { $0.contains("m.providers[0].responses") && $0.contains("do not serve the Responses API") })
+    }
+
     @Test func aGatewayKeyFromAnEmptyEnvironmentVariableIsAProblemNotOpenAccess() throws {
         let json = #"{"_global":{"api_key":"${GATEWAY_KEY}","admin_key":"${ADMIN_KEY}"},"m":{"providers":[{"type":"echo","name":"e"}]}}"#
         #expect(
