@@ -147,6 +147,27 @@ import Testing
         #expect(plan.next { _ in .available } == nil)
     }
 
+    @Test func aSessionsProviderIsOfferedFirstWhateverItsTierAndNotAgain() {
+        let route = route(provider("a"), provider("b"), provider("z", priority: 9), provider("off", enabled: false))
+        var plan = route.makePlan()
+        plan.tryFirst("z")
+        var names: [String] = []
+        while let next = plan.next(availability: { _ in .available }) { names.append(next.name) }
+        #expect(names.first == "z" && names.count == 3 && Set(names) == ["a", "b", "z"])
+
+        var unavailable = route.makePlan()
+        unavailable.tryFirst("z")
+        var order: [String] = []
+        while let next = unavailable.next(availability: { $0.name == "z" ? .coolingDown(until: .distantFuture) : .available }) {
+            order.append(next.name)
+        }
+        #expect(Set(order) == ["a", "b"] && unavailable.skipped.map(\.provider.name) == ["z"], "skipped once, with its reason")
+
+        var disabled = route.makePlan()
+        disabled.tryFirst("off")
+        #expect(disabled.next { _ in .available }?.name != "off", "a disabled provider is never offered")
+    }
+
     @Test func anUnavailableProviderIsAskedOnlyOnce() {
         let route = route(provider("a"), provider("b"), provider("c"))
         var plan = route.makePlan()
