@@ -10,12 +10,9 @@ import Testing
     }
 
     func failure(_ json: String, chat: Bool = false) -> GatewayError? {
-        do {
+        gatewayError { () throws(GatewayError) in
             let parsed = try request(json)
             if chat { _ = try parsed.chatBody() }
-            return nil
-        } catch {
-            return error
         }
     }
 

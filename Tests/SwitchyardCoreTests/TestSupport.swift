@@ -103,3 +103,13 @@ func events(_ buffers: [ByteBuffer]) throws -> [(name: String, data: JSONObject)
         }
     }
 }
+
+/// The error a step throws, or nil when it succeeds.
+func gatewayError(_ step: () throws(GatewayError) -> Void) -> GatewayError? {
+    do throws(GatewayError) {
+        try step()
+        return nil
+    } catch {
+        return error
+    }
+}
