@@ -154,8 +154,8 @@ public struct StreamAggregator {
 /// Encoding `JSONSerialization` trees with stable key order and unescaped slashes.
 public enum JSONValue {
     public static func encode(_ value: Any) -> [UInt8] {
-        // Foundation traps (rather than throws) on what JSON cannot hold, such as NaN, so that is checked first.
-        guard JSONSerialization.isValidJSONObject([value]) else { return Array("{}".utf8) }
+        // Without `.fragmentsAllowed` Foundation traps on a bare scalar; with it, what JSON cannot hold (NaN, a
+        // date) throws, and becomes `{}`.
         let options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]
         let data = (try? JSONSerialization.data(withJSONObject: value, options: options)) ?? Data("{}".utf8)
         return Array(data)
