@@ -18,22 +18,22 @@ struct ResponsesController {
             group.post { request, context in
                 try await create(request, context: context)
             }
-            group.get("{id}") { request, context in
-                let stored = try kept(context.parameters.get("id") ?? "", request: request)
+            group.get("{id}") { _, context in
+                let stored = try kept(context.parameters.get("id") ?? "", context: context)
                 return Response(
                     status: .ok, headers: [.contentType: "application/json"],
                     body: .init(byteBuffer: ByteBuffer(bytes: stored.response))
                 )
             }
-            group.delete("{id}") { request, context in
+            group.delete("{id}") { _, context in
                 let id = context.parameters.get("id") ?? ""
-                guard state.responses.delete(id, owner: Self.owner(of: request, state: state)) else {
+                guard state.responses.delete(id, owner: owner(of: context)) else {
                     throw GatewayError.responseNotFound(id)
                 }
                 return OpenAIController.json(["id": id, "object": "response", "deleted": true])
             }
             group.get("{id}/input_items") { request, context in
-                let stored = try kept(context.parameters.get("id") ?? "", request: request)
+                let stored = try kept(context.parameters.get("id") ?? "", context: context)
                 return OpenAIController.json(try Self.inputItemsPage(stored, query: request.uri.queryParameters))
             }
         }
@@ -41,10 +41,10 @@ struct ResponsesController {
 
     private func create(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         var responses = try ResponsesRequest(body: try await proxy.collectBody(of: request))
-        let owner = Self.owner(of: request, state: state)
+        let ownerKey = owner(of: context)
         var session = ProxyEngine.sessionID(in: request.headers)
         if let previousID = responses.previousResponseID {
-            guard let previous = state.responses.get(previousID, owner: owner) else {
+            guard let previous = state.responses.get(previousID, owner: ownerKey) else {
                 throw GatewayError.previousResponseNotFound(previousID)
             }
             responses = responses.continuing(after: previous.history())
@@ -59,25 +59,24 @@ struct ResponsesController {
         let call = ResponsesCall(request: responses, createdAt: state.clock.now())
         let keeping =
             responses.store
-            ? ResponseKeeping(owner: owner, session: session, input: JSONValue.encode(responses.inputItems())) : nil
+            ? ResponseKeeping(owner: ownerKey, session: session, input: JSONValue.encode(responses.inputItems())) : nil
         return try await proxy.serve(
             InboundRequest(responses: call), request: request, context: context, session: session, keeping: keeping
         )
     }
 
-    private func kept(_ id: String, request: Request) throws -> StoredResponse {
-        guard let stored = state.responses.get(id, owner: Self.owner(of: request, state: state)) else {
+    private func kept(_ id: String, context: GatewayRequestContext) throws -> StoredResponse {
+        guard let stored = state.responses.get(id, owner: owner(of: context)) else {
             throw GatewayError.responseNotFound(id)
         }
         return stored
     }
 
-    /// The fingerprint of the gateway key a request presented ("" when the gateway has no keys: one owner).
-    static func owner(of request: Request, state: GatewayState) -> String {
-        guard !state.table.config.global.apiKeys.isEmpty, let key = KeyCheck.presentedKey(in: request.headers) else {
-            return ""
-        }
-        return RequestTrace.fingerprint(key)
+    /// The fingerprint of the gateway key a request presented, as its trace already holds it ("" when the gateway
+    /// has no keys: one owner).
+    private func owner(of context: GatewayRequestContext) -> String {
+        guard !state.table.config.global.apiKeys.isEmpty else { return "" }
+        return context.trace?.clientKeyFingerprint ?? ""
     }
 
     /// One page of a kept response's input items, as OpenAI lists them: `order` desc (default) or asc, `limit`

@@ -432,18 +432,18 @@ struct ProxyEngine: Sendable {
         )
     }
 
-    /// Keeps a served `/v1/responses` answer for `previous_response_id` and `GET /v1/responses/{id}`; its session
-    /// (the client's, or the chain's first response) stays on the provider that served it.
+    /// Keeps a served `/v1/responses` answer for `previous_response_id` and `GET /v1/responses/{id}`. A response
+    /// without a session starts one named for it, on the provider that served it (a given session is recorded by
+    /// `keepSession`).
     private func keep(_ answer: [UInt8]?, keeping: ResponseKeeping?, provider: ProviderConfig, model: String) {
         guard let keeping, let answer, let id = JSONValue.object(answer)?["id"] as? String else { return }
-        let session = keeping.session ?? id
         state.responses.put(
             StoredResponse(
-                id: id, owner: keeping.owner, provider: provider.name, model: model, sessionID: session,
+                id: id, owner: keeping.owner, provider: provider.name, model: model, sessionID: keeping.session ?? id,
                 createdAt: state.clock.now(), input: keeping.input, response: answer
             )
         )
-        state.sessions.record(session: session, model: model, provider: provider.name)
+        if keeping.session == nil { state.sessions.record(session: id, model: model, provider: provider.name) }
     }
 
     /// A served session stays on its provider.
