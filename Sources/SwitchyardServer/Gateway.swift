@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import UnixSignals
 import SwitchyardCore
@@ -66,12 +67,14 @@ public enum Gateway {
             responsesDirectory: (options.dataDirectory as NSString).appendingPathComponent("responses"),
             clock: options.clock, logger: logger, metrics: metrics, listenHost: options.host
         )
-        let clients = UpstreamClients()
+        let pools = UpstreamPools(group: MultiThreadedEventLoopGroup.singleton) {
+            UpstreamConnectionPool.Settings(state.table.config.global)
+        }
         let requestLog = LogSink(
             path: (options.logDirectory as NSString).appendingPathComponent("requests.log"), toStandardError: false
         )
         let recorder = RequestRecorder(metrics: metrics, requestLog: requestLog, state: state)
-        let transport = UpstreamTransport(clients: clients)
+        let transport = UpstreamTransport(pools: pools)
         let proxy = ProxyEngine(
             state: state, transport: transport, metrics: metrics, recorder: recorder,
             credentials: Credentials(transport: transport, clock: options.clock)
@@ -95,11 +98,11 @@ public enum Gateway {
             },
             // A deep accept queue: streams open in bursts, and a dropped SYN costs the client a one-second retry.
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil, backlog: 4096),
-            // Services stop in reverse order after the server: the client first, the usage flush last.
+            // Services stop in reverse order after the server: the upstream pools first, the usage flush last.
             services: [
                 LogFlushService(sinks: [requestLog] + (options.logSink.map { [$0] } ?? [])),
                 UsageFlushService(state: state), UsageResetService(state: state), ReloadOnHangupService(state: state),
-                HTTPClientService(clients: clients),
+                UpstreamPoolService(pools: pools),
             ],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
             logger: logger

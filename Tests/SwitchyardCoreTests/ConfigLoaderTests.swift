@@ -813,6 +813,24 @@ import Testing
         #expect(set.models[0].providers[0].sendStreamOptions == false)
     }
 
+    @Test func upstreamConnectionSettingsHaveDefaultsAndRanges() throws {
+        let defaults = try load(#"{"m":{"providers":[{"type":"echo","name":"e"}]}}"#).config.global
+        #expect(defaults.upstreamConnectTimeoutSeconds == 10 && defaults.upstreamIdleTimeoutSeconds == 60)
+        #expect(defaults.maxUpstreamConnections == 4096)
+        let set = try load(
+            #"{"_global":{"upstream_connect_timeout_seconds":2.5,"upstream_idle_timeout_seconds":5,"max_upstream_connections":8},"#
+                + #""m":{"providers":[{"type":"echo","name":"e"}]}}"#
+        ).config.global
+        #expect(set.upstreamConnectTimeoutSeconds == 2.5 && set.upstreamIdleTimeoutSeconds == 5)
+        #expect(set.maxUpstreamConnections == 8)
+        let wrong = try problems(
+            #"{"_global":{"upstream_connect_timeout_seconds":0,"upstream_idle_timeout_seconds":-1,"max_upstream_connections":0},"#
+                + #""m":{"providers":[{"type":"echo","name":"e"}]}}"#
+        )
+        #expect(wrong.count == 3)
+        #expect(wrong.allSatisfy { $0.hasPrefix("_global.upstream_") || $0.hasPrefix("_global.max_upstream_connections") })
+    }
+
     @Test func responsesSettingsHaveDefaultsRangesAndOnlyOpenAIProvidersSpeakTheResponsesAPI() throws {
         let defaults = try load(#"{"m":{"providers":[{"type":"echo","name":"e"}]}}"#).config
         #expect(defaults.global.sessionTTLSeconds == 3600 && defaults.global.responsesMaxCount == 10_000)

@@ -195,6 +195,12 @@ struct ConfigReader {
                 }
             case "responses_ttl_seconds":
                 if let seconds = number(value, path, .positive(upTo: 366 * 86_400)) { global.responsesTTLSeconds = seconds }
+            case "upstream_connect_timeout_seconds":
+                if let seconds = number(value, path, .positive(upTo: 600)) { global.upstreamConnectTimeoutSeconds = seconds }
+            case "upstream_idle_timeout_seconds":
+                if let seconds = number(value, path, .positive(upTo: 3600)) { global.upstreamIdleTimeoutSeconds = seconds }
+            case "max_upstream_connections":
+                if let count = integer(value, path, .positive(upTo: 1_000_000)) { global.maxUpstreamConnections = count }
             default:
                 warning(path, "unknown setting (ignored)")
             }

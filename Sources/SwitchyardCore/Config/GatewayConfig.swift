@@ -50,6 +50,12 @@ public struct GlobalSettings: Sendable, Equatable {
     public var responsesMaxBytes: Int = 256 * 1024 * 1024
     /// … each kept this long (seconds; OpenAI keeps them 30 days).
     public var responsesTTLSeconds: Double = 30 * 86_400
+    /// Longest time to open a connection to an upstream, TLS excluded (seconds).
+    public var upstreamConnectTimeoutSeconds: Double = 10
+    /// How long an unused keep-alive upstream connection is kept for the next request (seconds).
+    public var upstreamIdleTimeoutSeconds: Double = 60
+    /// Connections to one upstream origin each event-loop thread may hold; requests beyond it wait for one.
+    public var maxUpstreamConnections: Int = 4096
 
     public init() {}
 

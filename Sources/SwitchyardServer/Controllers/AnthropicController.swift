@@ -36,7 +36,7 @@ struct AnthropicController {
                 let upstream = AnthropicKind.countTokensRequest(
                     messages, provider: provider, credential: credential, clientHeaders: clientHeaders
                 )
-                let response = try await proxy.transport.send(upstream, provider: provider, kind: provider.kind)
+                let response = try await proxy.transport.send(upstream, provider: provider, kind: provider.kind, on: context.eventLoop)
                 let answer = try await response.body.collect(upTo: ProxyEngine.maximumErrorBodyBytes)
                 if (200..<300).contains(response.status), JSONValue.object(answer.readableBytesView) != nil {
                     return Response(

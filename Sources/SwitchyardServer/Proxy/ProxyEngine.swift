@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -322,7 +321,9 @@ struct ProxyEngine: Sendable {
                 clientHeaders: clientHeaders
             )
             upstreamRequest.headers.append(HeaderField("x-request-id", context.requestID))
-            let response = try await transport.send(upstreamRequest, provider: provider, kind: translation.kind)
+            let response = try await transport.send(
+                upstreamRequest, provider: provider, kind: translation.kind, on: context.eventLoop
+            )
             guard response.status == 401, translation.kind.tokenExchange != nil, !refreshed else { return response }
             context.logger.info("Provider \(provider.name) refused its access token; fetching a new one")
             refreshed = true
@@ -498,12 +499,8 @@ struct ProxyEngine: Sendable {
             case .clientDisconnected, .shuttingDown: throw CancellationError()
             }
         }
-        if let clientError = error as? HTTPClientError {
-            switch clientError {
-            case .deadlineExceeded, .readTimeout, .connectTimeout, .tlsHandshakeTimeout: return .timeout
-            case .cancelled: throw CancellationError()
-            default: return .connection(clientError.shortDescription)
-            }
+        if let transportError = error as? UpstreamTransportError {
+            return transportError.isTimeout ? .timeout : .connection(transportError.description)
         }
         if error is UpstreamBodyTooLarge {
             return .invalidResponse("the answer is larger than \(maximumUpstreamBodyBytes) bytes")

@@ -1,9 +1,6 @@
-import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
-import NIOSSL
-import Synchronization
 import SwitchyardCore
 
 /// An upstream's answer: status and headers, with the body still to be read.
@@ -24,33 +21,32 @@ struct UpstreamResponse: Sendable {
 /// The body of an upstream response, read chunk by chunk.
 ///
 /// A single reader uses it at a time, but the reader may change task (headers and the first event are read by the
-/// request handler, the rest by the response writer), hence the unchecked `Sendable`.
+/// request handler, the rest by the response writer), hence the unchecked `Sendable`. Dropping it before its end
+/// stops the upstream request.
 final class UpstreamBody: @unchecked Sendable {
     private enum Source {
-        case http(HTTPClientResponse.Body.AsyncIterator)
+        case upstream(UpstreamExchange)
         case local(IndexingIterator<[ByteBuffer]>)
     }
 
     private var source: Source
-    /// Counts the request as in flight on its upstream client until the body is dropped.
-    private let slot: UpstreamClients.Slot?
 
-    init(_ body: HTTPClientResponse.Body, slot: UpstreamClients.Slot) {
-        source = .http(body.makeAsyncIterator())
-        self.slot = slot
+    init(_ exchange: UpstreamExchange) {
+        source = .upstream(exchange)
     }
 
     init(chunks: [ByteBuffer]) {
         source = .local(chunks.makeIterator())
-        slot = nil
+    }
+
+    deinit {
+        if case .upstream(let exchange) = source { exchange.cancel() }
     }
 
     func next() async throws -> ByteBuffer? {
         switch source {
-        case .http(var iterator):
-            let chunk = try await iterator.next()
-            source = .http(iterator)
-            return chunk
+        case .upstream(let exchange):
+            return try await exchange.next()
         case .local(var iterator):
             let chunk = iterator.next()
             source = .local(iterator)
@@ -81,138 +77,50 @@ struct UpstreamBodyTooLarge: Error {
     var limit: Int
 }
 
-/// Sends upstream requests: over HTTP for real providers (trusting a provider's `ca_file` besides the system's
-/// roots), answered in-process for local kinds such as `echo`.
+/// Sends upstream requests: over HTTP/1.1 through the pool of the event loop the request is served on (trusting a
+/// provider's `ca_file` besides the system's roots), answered in-process for local kinds such as `echo`.
 struct UpstreamTransport: Sendable {
-    let clients: UpstreamClients
-    let trust = TrustConfigurations()
+    let pools: UpstreamPools
 
-    func send(_ request: UpstreamRequest, provider: ProviderConfig, kind: any ProviderKind) async throws -> UpstreamResponse {
+    /// Sends the request and waits for the answer's head; the provider's `timeout` bounds that wait.
+    /// - Parameter eventLoop: the client connection's loop, whose pool carries the request.
+    func send(
+        _ request: UpstreamRequest, provider: ProviderConfig, kind: any ProviderKind, on eventLoop: any EventLoop
+    ) async throws -> UpstreamResponse {
         if let local = kind.respondLocally(to: request) {
             return UpstreamResponse(
                 status: local.status, headers: ["content-type": local.contentType], body: UpstreamBody(chunks: local.chunks)
             )
         }
-        var outbound = HTTPClientRequest(url: request.url)
-        outbound.method = .POST
-        for header in request.headers {
-            outbound.headers.add(name: header.name, value: header.value)
+        guard let url = UpstreamURL(request.url, caFile: provider.caFile) else { throw UpstreamTransportError.invalidURL }
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(request.headers.count + 2)
+        headers.add(name: "host", value: url.origin.hostHeader)
+        for header in request.headers where !Self.setByTransport(header.name) {
+            headers.add(name: header.name, value: header.value)
         }
-        outbound.body = .bytes(request.body)
-        if let caFile = provider.caFile {
-            outbound.tlsConfiguration = try trust.configuration(trusting: caFile)
-        }
-        let slot = clients.acquire()
-        let response = try await slot.client.execute(outbound, deadline: .now() + .fromSeconds(provider.timeout))
-        return UpstreamResponse(
-            status: Int(response.status.code), headers: response.headers, body: UpstreamBody(response.body, slot: slot)
+        headers.add(name: "content-length", value: String(request.body.readableBytes))
+        let exchange = UpstreamExchange(
+            eventLoop: eventLoop, origin: url.origin,
+            head: HTTPRequestHead(version: .http1_1, method: .POST, uri: url.target, headers: headers), body: request.body
         )
-    }
-}
-
-/// TLS settings that trust a CA bundle in addition to the system's roots, made once per file: AsyncHTTPClient
-/// pools connections by TLS settings, so every request of a provider shares one pool. Certificate verification
-/// stays on.
-final class TrustConfigurations: Sendable {
-    private let made = Mutex<[String: TLSConfiguration]>([:])
-
-    func configuration(trusting caFile: String) throws -> TLSConfiguration {
-        if let configuration = made.withLock({ $0[caFile] }) { return configuration }
-        let certificates = try NIOSSLCertificate.fromPEMFile(caFile)
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.additionalTrustRoots = [.certificates(certificates)]
-        made.withLock { $0[caFile] = configuration }
-        return configuration
-    }
-}
-
-/// The HTTP clients Switchyard sends upstream requests with.
-///
-/// AsyncHTTPClient 1.37 keeps the connections to a host in one array that its pool state machine copies on every
-/// change (the array sits in an enum payload that is mutated out of place), so each request costs time linear in
-/// the pool's open connections; with 5,000 streams held open that copying took most of the gateway's CPU and
-/// stalled new streams for up to seconds. Requests are therefore spread over several clients, each taking at most
-/// `band` requests at a time: a request goes to the first client with room, so few concurrent requests all share
-/// the first client's warm keep-alive connections, and no pool grows much beyond `band` connections.
-final class UpstreamClients: Sendable {
-    /// One client, made on first use (most gateways never need more than the first), and the requests it has in
-    /// flight.
-    final class Member: Sendable {
-        private let made = Mutex<HTTPClient?>(nil)
-        fileprivate let inFlight = Atomic<Int>(0)
-
-        var client: HTTPClient {
-            made.withLock { made in
-                if let client = made { return client }
-                let client = UpstreamClients.makeClient()
-                made = client
-                return client
-            }
+        let pool = pools.pool(for: eventLoop)
+        let deadline = NIODeadline.now() + .fromSeconds(provider.timeout)
+        let body = UpstreamBody(exchange)
+        let begin: @Sendable () -> Void = {
+            exchange.startDeadline(deadline)
+            pool.execute(exchange)
         }
-
-        fileprivate func shutdown() async throws {
-            try await made.withLock { $0 }?.shutdown()
-        }
+        if eventLoop.inEventLoop { begin() } else { eventLoop.execute(begin) }
+        let head = try await exchange.responseHead()
+        return UpstreamResponse(status: Int(head.status.code), headers: head.headers, body: body)
     }
 
-    /// One request's place on a client, given back when the slot is dropped (with the response body).
-    final class Slot: Sendable {
-        let member: Member
-        let client: HTTPClient
-
-        fileprivate init(_ member: Member) {
-            self.member = member
-            client = member.client
-        }
-
-        deinit {
-            member.inFlight.subtract(1, ordering: .relaxed)
-        }
-    }
-
-    static let band = 64
-    let members: [Member]
-
-    /// - Parameter count: clients to spread over; beyond `count × band` concurrent requests the last one takes
-    ///   the rest.
-    init(count: Int = 256) {
-        members = (0..<max(count, 1)).map { _ in Member() }
-    }
-
-    func acquire() -> Slot {
-        for member in members.dropLast() {
-            if member.inFlight.add(1, ordering: .relaxed).oldValue < Self.band {
-                return Slot(member)
-            }
-            member.inFlight.subtract(1, ordering: .relaxed)
-        }
-        members[members.count - 1].inFlight.add(1, ordering: .relaxed)
-        return Slot(members[members.count - 1])
-    }
-
-    func shutdown() async throws {
-        for member in members {
-            try await member.shutdown()
-        }
-    }
-
-    /// How each client is set up: no redirects, no decompression (streams stay scannable),
-    /// connection failures reported at once instead of retried until the deadline, and a pool large enough that
-    /// thousands of concurrent streams to one host never queue behind each other. No read timeout: in
-    /// AsyncHTTPClient 1.37 its state machine traps when an upstream answers before the request is fully written
-    /// (a precondition in `IdleReadStateMachine.requestEndSent`), which took the whole gateway down. Bodies are
-    /// watched per provider by `StreamGuard` instead.
-    fileprivate static func makeClient() -> HTTPClient {
-        var configuration = HTTPClient.Configuration()
-        configuration.redirectConfiguration = .disallow
-        configuration.decompression = .disabled
-        configuration.timeout = .init(connect: .seconds(10))
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16_384)
-        configuration.connectionPool.retryConnectionEstablishment = false
-        // No distributed tracing is set up, and the default no-op tracer still cost a span and a dynamic cast per
-        // request.
-        configuration.tracing.tracer = nil
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    /// Headers the transport writes itself: a kind's or client's copy would contradict the real framing.
+    private static func setByTransport(_ name: String) -> Bool {
+        name.caseInsensitiveCompare("host") == .orderedSame || name.caseInsensitiveCompare("content-length") == .orderedSame
+            || name.caseInsensitiveCompare("transfer-encoding") == .orderedSame
+            || name.caseInsensitiveCompare("connection") == .orderedSame
     }
 }
 

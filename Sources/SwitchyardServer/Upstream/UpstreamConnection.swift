@@ -1,0 +1,160 @@
+import NIOCore
+import NIOHTTP1
+
+/// One keep-alive HTTP/1.1 connection to an upstream origin, the last handler of its channel, carrying one
+/// exchange at a time and handed back to its pool after each complete answer.
+///
+/// Confined to its channel's event loop (hence the unchecked `Sendable`). Reads from the socket are passed on only
+/// while the exchange wants more data, which is the read half of the relay's backpressure.
+final class UpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    let origin: UpstreamOrigin
+    private let pool: UpstreamConnectionPool
+    private var context: ChannelHandlerContext?
+    private var exchange: UpstreamExchange?
+    /// Whether the channel became active (only then does its closing count against the pool).
+    private var opened = false
+    /// Whether an earlier exchange used this connection: only a reused one can be stale.
+    private var hasServed = false
+    private var currentIsReuse = false
+    private var requestWritten = false
+    private var responseStarted = false
+    private var keepAlive = true
+    private var pendingRead = false
+    private var idleTimer: Scheduled<Void>?
+
+    init(origin: UpstreamOrigin, pool: UpstreamConnectionPool) {
+        self.origin = origin
+        self.pool = pool
+    }
+
+    var isActive: Bool { context?.channel.isActive ?? false }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        opened = true
+        context.fireChannelActive()
+    }
+
+    /// Sends `exchange`'s request on this connection.
+    func start(_ exchange: UpstreamExchange) {
+        guard let context else {
+            exchange.fail(UpstreamTransportError.closedEarly)
+            return
+        }
+        idleTimer?.cancel()
+        idleTimer = nil
+        self.exchange = exchange
+        exchange.attach(self)
+        currentIsReuse = hasServed
+        hasServed = true
+        requestWritten = false
+        responseStarted = false
+        keepAlive = true
+        context.write(wrapOutboundOut(.head(exchange.requestHead)), promise: nil)
+        if exchange.requestBody.readableBytes > 0 {
+            context.write(wrapOutboundOut(.body(.byteBuffer(exchange.requestBody))), promise: nil)
+        }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
+        written.futureResult.assumeIsolated().whenComplete { [self] result in
+            guard self.exchange === exchange else { return }
+            switch result {
+            case .success: requestWritten = true
+            case .failure(let error): lost(UpstreamTransportError.from(error))
+            }
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let exchange else {
+            // An answer nobody asked for: the connection is out of step and cannot be trusted.
+            context.close(promise: nil)
+            return
+        }
+        responseStarted = true
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            keepAlive = head.isKeepAlive
+            exchange.receivedHead(head)
+        case .body(let chunk):
+            exchange.receivedBody(chunk)
+        case .end:
+            self.exchange = nil
+            exchange.receivedEnd()
+            // Idle, it keeps reading: that is how a close by the upstream is noticed.
+            resumeReading()
+            // A request still being written when the answer ended (an early answer) leaves the stream out of step.
+            pool.release(self, reusable: keepAlive && requestWritten)
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if let exchange, !exchange.wantsMoreData {
+            pendingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// The exchange has room again.
+    func resumeReading() {
+        guard pendingRead, let context else { return }
+        pendingRead = false
+        context.read()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        lost(UpstreamTransportError.from(error))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
+        lost(.closedEarly)
+        if opened { pool.connectionClosed(self) }
+        context.fireChannelInactive()
+    }
+
+    /// The connection failed under the current exchange. A reused connection that closed before the request was
+    /// written (the server timed it out while it sat in the pool: the stale keep-alive race) costs the request
+    /// nothing: it moves to another connection. Anything later fails it, since the upstream may have acted on it.
+    private func lost(_ error: UpstreamTransportError) {
+        guard let exchange else { return }
+        self.exchange = nil
+        exchange.attach(nil)
+        context?.close(promise: nil)
+        if currentIsReuse, !requestWritten, !responseStarted, exchange.staleRetriesLeft > 0, !exchange.isFinished {
+            exchange.staleRetriesLeft -= 1
+            pool.execute(exchange)
+        } else {
+            exchange.fail(error)
+        }
+    }
+
+    /// The exchange ended early (its reader left, or its deadline passed): the rest of its answer is not wanted.
+    func abandon(_ abandoned: UpstreamExchange) {
+        guard exchange === abandoned else { return }
+        exchange = nil
+        context?.close(promise: nil)
+    }
+
+    /// Closes the connection if no request takes it within `timeout`.
+    func closeWhenIdle(after timeout: TimeAmount) {
+        guard let context else { return }
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            if exchange == nil { self.context?.close(promise: nil) }
+        }
+    }
+
+    func close() {
+        context?.close(promise: nil)
+    }
+}

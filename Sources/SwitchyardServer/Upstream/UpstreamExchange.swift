@@ -1,0 +1,164 @@
+import NIOCore
+import NIOHTTP1
+
+/// One upstream request and its answer as it arrives: the pool's connection feeds it on its event loop, and a task
+/// reads it with `head()` and `next()` (without a hop when that task runs on the same loop).
+///
+/// All state is confined to `eventLoop`; the public methods hop there when called from elsewhere, hence the
+/// unchecked `Sendable`. The body is buffered up to `highWatermark` bytes: beyond that the connection stops reading
+/// from the socket until the reader catches up, so a slow client slows the upstream instead of filling memory.
+final class UpstreamExchange: @unchecked Sendable {
+    static let highWatermark = 64 * 1024
+
+    let eventLoop: any EventLoop
+    let origin: UpstreamOrigin
+    let requestHead: HTTPRequestHead
+    let requestBody: ByteBuffer
+    /// Stale keep-alive connections this request may still move away from (see `UpstreamConnection`).
+    var staleRetriesLeft = 2
+
+    private var head: Result<HTTPResponseHead, any Error>?
+    private var headWaiter: CheckedContinuation<HTTPResponseHead, any Error>?
+    private var chunks = CircularBuffer<ByteBuffer>()
+    private var bufferedBytes = 0
+    /// How the body ended: nil while it continues.
+    private var end: Result<Void, any Error>?
+    private var bodyWaiter: CheckedContinuation<ByteBuffer?, any Error>?
+    private var deadline: Scheduled<Void>?
+    /// The connection carrying the request, once it has one.
+    private var connection: UpstreamConnection?
+
+    init(eventLoop: any EventLoop, origin: UpstreamOrigin, head: HTTPRequestHead, body: ByteBuffer) {
+        self.eventLoop = eventLoop
+        self.origin = origin
+        requestHead = head
+        requestBody = body
+    }
+
+    /// Whether the answer is complete or failed (a queued exchange that finished is skipped).
+    var isFinished: Bool { end != nil }
+
+    /// The body buffered so far is small enough to read more.
+    var wantsMoreData: Bool { bufferedBytes < Self.highWatermark }
+
+    // MARK: The connection's side (on the event loop)
+
+    /// Fails the request with `responseTimeout` if no head has arrived by `deadline`.
+    func startDeadline(_ deadline: NIODeadline) {
+        self.deadline = eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) { [self] in
+            if head == nil { fail(UpstreamTransportError.responseTimeout) }
+        }
+    }
+
+    /// The connection now carrying the request, or nil when it lost it (and will not close on `fail`).
+    func attach(_ connection: UpstreamConnection?) {
+        self.connection = connection
+    }
+
+    func receivedHead(_ responseHead: HTTPResponseHead) {
+        guard head == nil else { return }
+        deadline?.cancel()
+        head = .success(responseHead)
+        headWaiter.take()?.resume(returning: responseHead)
+    }
+
+    func receivedBody(_ chunk: ByteBuffer) {
+        guard end == nil else { return }
+        if let waiter = bodyWaiter.take() {
+            waiter.resume(returning: chunk)
+        } else {
+            bufferedBytes += chunk.readableBytes
+            chunks.append(chunk)
+        }
+    }
+
+    func receivedEnd() {
+        guard end == nil else { return }
+        end = .success(())
+        connection = nil
+        bodyWaiter.take()?.resume(returning: nil)
+    }
+
+    /// Ends the exchange with `error` (a no-op once it has ended); the connection, if it still carries the request,
+    /// is closed.
+    func fail(_ error: any Error) {
+        guard end == nil else { return }
+        end = .failure(error)
+        deadline?.cancel()
+        if head == nil {
+            head = .failure(error)
+            headWaiter.take()?.resume(throwing: error)
+        }
+        chunks.removeAll()
+        bufferedBytes = 0
+        bodyWaiter.take()?.resume(throwing: error)
+        connection.take()?.abandon(self)
+    }
+
+    // MARK: The reader's side (any task)
+
+    /// The answer's status and headers.
+    func responseHead() async throws -> HTTPResponseHead {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                onLoop {
+                    switch self.head {
+                    case .success(let head): continuation.resume(returning: head)
+                    case .failure(let error): continuation.resume(throwing: error)
+                    case nil: self.headWaiter = continuation
+                    }
+                }
+            }
+        } onCancel: {
+            cancel()
+        }
+    }
+
+    /// The next chunk of the body, or nil at its end.
+    func next() async throws -> ByteBuffer? {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                onLoop {
+                    if let chunk = self.chunks.popFirst() {
+                        let wasFull = !self.wantsMoreData
+                        self.bufferedBytes -= chunk.readableBytes
+                        continuation.resume(returning: chunk)
+                        if wasFull, self.wantsMoreData { self.connection?.resumeReading() }
+                        return
+                    }
+                    switch self.end {
+                    case .success: continuation.resume(returning: nil)
+                    case .failure(let error): continuation.resume(throwing: error)
+                    case nil:
+                        self.bodyWaiter = continuation
+                        self.connection?.resumeReading()
+                    }
+                }
+            }
+        } onCancel: {
+            cancel()
+        }
+    }
+
+    /// The reader gave up (it was cancelled or dropped the body): the request stops and its connection is closed,
+    /// unless the answer had already ended.
+    func cancel() {
+        onLoop { self.fail(CancellationError()) }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if eventLoop.inEventLoop {
+            body()
+        } else {
+            eventLoop.execute { body() }
+        }
+    }
+}
+
+extension Optional {
+    /// The value, leaving nil behind.
+    fileprivate mutating func take() -> Wrapped? {
+        defer { self = nil }
+        return self
+    }
+}
