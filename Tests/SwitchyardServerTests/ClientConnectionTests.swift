@@ -184,7 +184,7 @@ struct ClientConnectionTests {
                 }
                 try await group.waitForAll()
             }
-            #expect(reached.withLock { $0.count } == clients, "every client reached its stage")
+            #expect(reached.withLock { $0.count } == clients, "every client reached its stage; not: \(stages.withLock { s in reached.withLock { r in s.filter { !r.contains($0.key) }.map { "\($0.key):\($0.value)" } } })")
 
             let logFile = client.configFile.deletingLastPathComponent().appendingPathComponent("logs/requests.log")
             var gauges: (inFlight: Double?, streams: Double?) = (nil, nil)

@@ -1,0 +1,215 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+import Testing
+
+@testable import SwitchyardServer
+
+/// The per-event-loop upstream pool against a small HTTP server on 127.0.0.1 port 0.
+@Suite("Upstream connection pool")
+struct UpstreamPoolTests {
+    static let loop = MultiThreadedEventLoopGroup.singleton.any()
+
+    static func pool(maxConnections: Int = 16, idleTimeout: TimeAmount = .seconds(60)) -> UpstreamConnectionPool {
+        UpstreamConnectionPool(eventLoop: loop, tls: UpstreamTLS()) {
+            var settings = UpstreamConnectionPool.Settings(.init())
+            settings.maxConnectionsPerOrigin = maxConnections
+            settings.idleTimeout = idleTimeout
+            return settings
+        }
+    }
+
+    /// Sends one POST through the pool and reads the whole answer.
+    static func fetch(
+        _ pool: UpstreamConnectionPool, port: Int, body: String = "{}", timeout: TimeAmount = .seconds(10)
+    ) async throws -> (status: Int, body: String) {
+        let origin = UpstreamOrigin(secure: false, host: "127.0.0.1", port: port)
+        let head = HTTPRequestHead(
+            version: .http1_1, method: .POST, uri: "/v1/x",
+            headers: ["host": origin.hostHeader, "content-length": String(body.utf8.count)]
+        )
+        let exchange = UpstreamExchange(eventLoop: pool.eventLoop, origin: origin, head: head, body: ByteBuffer(string: body))
+        let deadline = NIODeadline.now() + timeout
+        pool.eventLoop.execute {
+            exchange.startDeadline(deadline)
+            pool.execute(exchange)
+        }
+        let answer = try await exchange.responseHead()
+        var received = ""
+        while let chunk = try await exchange.next() { received += String(buffer: chunk) }
+        return (Int(answer.status.code), received)
+    }
+
+    @Test func sequentialRequestsShareOneKeepAliveConnection() async throws {
+        let server = try await TestHTTPServer.start()
+        let pool = Self.pool()
+        for index in 0..<5 {
+            let answer = try await Self.fetch(pool, port: server.port, body: "request \(index)")
+            #expect(answer.status == 200 && answer.body == "request \(index)", "the request body arrived whole")
+        }
+        #expect(server.connections == 1)
+        try await server.close()
+    }
+
+    @Test func requestsBeyondTheCapWaitForAConnectionInsteadOfOpeningMore() async throws {
+        let server = try await TestHTTPServer.start(delay: .milliseconds(50))
+        let pool = Self.pool(maxConnections: 2)
+        let answers = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<6 { group.addTask { try await Self.fetch(pool, port: server.port).status } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(answers == Array(repeating: 200, count: 6))
+        #expect(server.connections == 2)
+        try await server.close()
+    }
+
+    @Test func anIdleConnectionIsClosedAfterTheIdleTimeout() async throws {
+        let server = try await TestHTTPServer.start()
+        let pool = Self.pool(idleTimeout: .milliseconds(100))
+        _ = try await Self.fetch(pool, port: server.port)
+        try await waitUntil { server.closedConnections == 1 }
+        let origin = UpstreamOrigin(secure: false, host: "127.0.0.1", port: server.port)
+        #expect(try await pool.eventLoop.submit { pool.openConnections(to: origin) }.get() == 0)
+        _ = try await Self.fetch(pool, port: server.port)
+        #expect(server.connections == 2)
+        try await server.close()
+    }
+
+    @Test func aConnectionTheUpstreamClosedIsNotReused() async throws {
+        let server = try await TestHTTPServer.start(closeAfterAnswer: true)
+        let pool = Self.pool()
+        for _ in 0..<3 {
+            #expect(try await Self.fetch(pool, port: server.port).status == 200)
+            try await waitUntil { server.closedConnections == server.connections }
+        }
+        #expect(server.connections == 3)
+        try await server.close()
+    }
+
+    @Test func aBodyLargerThanTheBufferArrivesWholeAndInOrder() async throws {
+        let big = String((0..<200_000).map { Character(UnicodeScalar(UInt8(97 + $0 % 26))) })
+        let server = try await TestHTTPServer.start()
+        let answer = try await Self.fetch(Self.pool(), port: server.port, body: big)
+        #expect(answer.body == big)
+        try await server.close()
+    }
+
+    @Test func noHeadWithinTheDeadlineIsAResponseTimeoutAndTheConnectionIsDropped() async throws {
+        let server = try await TestHTTPServer.start(delay: .seconds(30))
+        let pool = Self.pool()
+        await #expect(throws: UpstreamTransportError.responseTimeout) {
+            try await Self.fetch(pool, port: server.port, timeout: .milliseconds(100))
+        }
+        try await waitUntil { server.closedConnections == 1 }
+        try await server.close()
+    }
+
+    @Test func aRefusedConnectionSaysSoWithoutTheAddress() async throws {
+        let refusing = try RefusingPort()
+        let error = await #expect(throws: UpstreamTransportError.self) {
+            try await Self.fetch(Self.pool(), port: refusing.port)
+        }
+        #expect(error == .connectFailed("connection refused"))
+        #expect(!(error?.description.contains(String(refusing.port)) ?? true))
+    }
+
+    @Test func upstreamURLsAreTakenApart() {
+        let url = UpstreamURL("https://API.example.com/v1/chat?x=1#frag", caFile: "/ca.pem")
+        #expect(url?.origin == UpstreamOrigin(secure: true, host: "api.example.com", port: 443, caFile: "/ca.pem"))
+        #expect(url?.target == "/v1/chat?x=1" && url?.origin.hostHeader == "api.example.com")
+        let plain = UpstreamURL("http://127.0.0.1:8080", caFile: "/ca.pem")
+        #expect(plain?.origin == UpstreamOrigin(secure: false, host: "127.0.0.1", port: 8080, caFile: nil))
+        #expect(plain?.target == "/" && plain?.origin.hostHeader == "127.0.0.1:8080" && plain?.origin.hostIsIPAddress == true)
+        let v6 = UpstreamURL("http://[::1]:9/p")
+        #expect(v6?.origin.host == "::1" && v6?.origin.hostHeader == "[::1]:9")
+        for bad in ["ftp://x/", "http://", "http://user@host/", "http://host:0/", "http://host:99999/", "http://[::1/"] {
+            #expect(UpstreamURL(bad) == nil, "\(bad)")
+        }
+    }
+
+    private func waitUntil(_ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("the condition never held")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+}
+
+/// Answers every POST with its own body, after `delay`; counts the connections it accepted and saw close.
+final class TestHTTPServer: Sendable {
+    private let channel: any Channel
+    private let counts: Counts
+
+    final class Counts: Sendable {
+        let opened = Atomic(0)
+        let closed = Atomic(0)
+    }
+
+    var port: Int { channel.localAddress?.port ?? 0 }
+    var connections: Int { counts.opened.load(ordering: .relaxed) }
+    var closedConnections: Int { counts.closed.load(ordering: .relaxed) }
+
+    private init(channel: any Channel, counts: Counts) {
+        self.channel = channel
+        self.counts = counts
+    }
+
+    static func start(delay: TimeAmount = .zero, closeAfterAnswer: Bool = false) async throws -> TestHTTPServer {
+        let counts = Counts()
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                counts.opened.add(1, ordering: .relaxed)
+                channel.closeFuture.whenComplete { _ in counts.closed.add(1, ordering: .relaxed) }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(Echo(delay: delay, closeAfterAnswer: closeAfterAnswer))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        return TestHTTPServer(channel: channel, counts: counts)
+    }
+
+    func close() async throws {
+        try await channel.close()
+    }
+
+    private final class Echo: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        let delay: TimeAmount
+        let closeAfterAnswer: Bool
+        var body = ByteBuffer()
+
+        init(delay: TimeAmount, closeAfterAnswer: Bool) {
+            self.delay = delay
+            self.closeAfterAnswer = closeAfterAnswer
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head: body.clear()
+            case .body(var chunk): body.writeBuffer(&chunk)
+            case .end:
+                let answer = body
+                let context = NIOLoopBound(context, eventLoop: context.eventLoop)
+                context.value.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
+                    let context = context.value
+                    let head = HTTPResponseHead(
+                        version: .http1_1, status: .ok, headers: ["content-length": String(answer.readableBytes)]
+                    )
+                    context.write(wrapOutboundOut(.head(head)), promise: nil)
+                    context.write(wrapOutboundOut(.body(.byteBuffer(answer))), promise: nil)
+                    context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { [closeAfterAnswer] _ in
+                        if closeAfterAnswer { context.close(promise: nil) }
+                    }
+                }
+            }
+        }
+    }
+}
