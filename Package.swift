@@ -15,9 +15,10 @@ let package = Package(
     dependencies: [
         // Default traits minus ConfigurationSupport: Switchyard reads its own config files.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
+        // The test suite's HTTP client; the gateway itself sends upstream requests through its own pools.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
-        // Already built for AsyncHTTPClient; a provider's `ca_file` becomes extra TLS trust roots.
+        // Upstream TLS: system trust roots, SNI, and a provider's `ca_file` as extra roots.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.36.0"),
         // Already built for Hummingbird; its HTTP-types codec is part of the gateway's own HTTP/1 channel.
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
@@ -42,14 +43,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Hummingbird server, AsyncHTTPClient upstream calls, services.
+        // Hummingbird server, the upstream connection pools, services.
         .target(
             name: "SwitchyardServer",
             dependencies: [
                 "SwitchyardCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
