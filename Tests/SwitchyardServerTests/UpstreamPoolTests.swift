@@ -4,6 +4,10 @@ import NIOPosix
 import Synchronization
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @testable import SwitchyardServer
 
 /// The per-event-loop upstream pool against a small HTTP server on 127.0.0.1 port 0.
@@ -95,6 +99,28 @@ struct UpstreamPoolTests {
         try await server.close()
     }
 
+    @Test func aRequestOnAKeptConnectionTheUpstreamResetBeforeTheWriteMovesToANewConnection() async throws {
+        let pool = Self.pool()
+        let server = try await TestHTTPServer.start(group: pool.eventLoop)
+        _ = try await Self.fetch(pool, port: server.port)
+        let origin = UpstreamOrigin(secure: false, host: "127.0.0.1", port: server.port)
+        let head = HTTPRequestHead(
+            version: .http1_1, method: .POST, uri: "/", headers: ["host": origin.hostHeader, "content-length": "5"]
+        )
+        let exchange = UpstreamExchange(eventLoop: pool.eventLoop, origin: origin, head: head, body: ByteBuffer(string: "again"))
+        // In one turn of the loop: the reset reaches the kept connection's socket before the loop has seen it, so the
+        // pool still takes that connection and the write fails.
+        try await pool.eventLoop.submit {
+            server.resetConnections()
+            exchange.startDeadline(.now() + .seconds(10))
+            pool.execute(exchange)
+        }.get()
+        #expect(try await exchange.responseHead().status == .ok)
+        #expect(try await exchange.next().map { String(buffer: $0) } == "again")
+        #expect(server.connections == 2)
+        try await server.close()
+    }
+
     @Test func noHeadWithinTheDeadlineIsAResponseTimeoutAndTheConnectionIsDropped() async throws {
         let server = try await TestHTTPServer.start(delay: .seconds(30))
         let pool = Self.pool()
@@ -148,6 +174,7 @@ final class TestHTTPServer: Sendable {
     final class Counts: Sendable {
         let opened = Atomic(0)
         let closed = Atomic(0)
+        let children = Mutex<[any Channel]>([])
     }
 
     var port: Int { channel.localAddress?.port ?? 0 }
@@ -159,11 +186,16 @@ final class TestHTTPServer: Sendable {
         self.counts = counts
     }
 
-    static func start(delay: TimeAmount = .zero, closeAfterAnswer: Bool = false) async throws -> TestHTTPServer {
+    /// - Parameter group: where its connections live (one loop, to act on them in step with a pool on that loop).
+    static func start(
+        delay: TimeAmount = .zero, closeAfterAnswer: Bool = false,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> TestHTTPServer {
         let counts = Counts()
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let channel = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 counts.opened.add(1, ordering: .relaxed)
+                counts.children.withLock { $0.append(channel) }
                 channel.closeFuture.whenComplete { _ in counts.closed.add(1, ordering: .relaxed) }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
@@ -172,6 +204,15 @@ final class TestHTTPServer: Sendable {
             }
             .bind(host: "127.0.0.1", port: 0).get()
         return TestHTTPServer(channel: channel, counts: counts)
+    }
+
+    /// Resets every accepted connection at once (RST, no FIN), synchronously: call on the connections' loop.
+    func resetConnections() {
+        for child in counts.children.withLock({ $0 }) where child.isActive {
+            // On its own loop the option is set before this returns.
+            _ = (child as? any SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0))
+            child.close(promise: nil)
+        }
     }
 
     func close() async throws {
