@@ -121,6 +121,22 @@ struct UpstreamPoolTests {
         try await server.close()
     }
 
+    @Test func aRequestWhoseReaderLeftBeforeItReachedTheLoopIsNeverSent() async throws {
+        let server = try await TestHTTPServer.start()
+        let pool = Self.pool()
+        let origin = UpstreamOrigin(secure: false, host: "127.0.0.1", port: server.port)
+        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: ["host": origin.hostHeader])
+        let abandoned = UpstreamExchange(eventLoop: pool.eventLoop, origin: origin, head: head, body: ByteBuffer())
+        try await pool.eventLoop.submit {
+            abandoned.cancel()
+            pool.execute(abandoned)
+        }.get()
+        // Had the abandoned request been sent, its connection would still be busy and this one would need a second.
+        #expect(try await Self.fetch(pool, port: server.port).status == 200)
+        #expect(server.connections == 1)
+        try await server.close()
+    }
+
     @Test func noHeadWithinTheDeadlineIsAResponseTimeoutAndTheConnectionIsDropped() async throws {
         let server = try await TestHTTPServer.start(delay: .seconds(30))
         let pool = Self.pool()

@@ -49,6 +49,8 @@ final class UpstreamConnectionPool: @unchecked Sendable {
     /// Sends the exchange on an idle connection, a new one, or (at the cap) the next one to come free.
     func execute(_ exchange: UpstreamExchange) {
         eventLoop.preconditionInEventLoop()
+        // Its reader may have left before the request reached the loop: then nothing is sent.
+        guard !exchange.isFinished else { return }
         guard !isShutDown else {
             exchange.fail(UpstreamTransportError.shutDown)
             return
