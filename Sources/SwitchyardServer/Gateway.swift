@@ -37,11 +37,11 @@ public struct GatewayOptions: Sendable {
     }
 }
 
-/// Assembles the Switchyard application: routes, middleware, upstream client and services.
+/// Assembles the Switchyard application: routes, middleware, upstream connection pools and services.
 public enum Gateway {
     /// Runs the gateway until SIGTERM or SIGINT, then shuts down gracefully: in-flight requests and streams get
     /// `shutdown_grace_seconds` to finish (streams still open then end with an error event), usage counters are
-    /// saved, the upstream client is closed.
+    /// saved, the upstream connections are closed.
     public static func serve(config: LoadedConfig, options: GatewayOptions, logger: Logger) async throws {
         let app = makeApplication(config: config, options: options, logger: logger)
         var configuration = ServiceGroupConfiguration(

@@ -62,7 +62,9 @@ actor Credentials {
         let request = exchange.tokenRequest(for: provider)
         let response: UpstreamResponse
         do {
-            response = try await transport.send(request, provider: provider, kind: provider.kind, on: transport.pools.group.any())
+            response = try await transport.send(
+                request, provider: provider, kind: provider.kind, on: transport.pools.group.any()
+            )
         } catch {
             throw CredentialFailure(reason: "the token endpoint could not be reached", status: nil)
         }
