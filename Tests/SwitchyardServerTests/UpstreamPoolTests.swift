@@ -270,3 +270,15 @@ final class TestHTTPServer: Sendable {
         }
     }
 }
+
+@Suite("Upstream request headers")
+struct UpstreamRequestHeaderTests {
+    @Test func framingHeadersAreTheTransportsWhateverTheirCase() {
+        for name in ["host", "Host", "CONTENT-LENGTH", "Transfer-Encoding", "connection"] {
+            #expect(UpstreamTransport.setByTransport(name), "\(name)")
+        }
+        for name in ["hosts", "content-type", "authorization", "x-connection", "", "content_length"] {
+            #expect(!UpstreamTransport.setByTransport(name), "\(name)")
+        }
+    }
+}

@@ -117,10 +117,16 @@ struct UpstreamTransport: Sendable {
     }
 
     /// Headers the transport writes itself: a kind's or client's copy would contradict the real framing.
-    private static func setByTransport(_ name: String) -> Bool {
-        name.caseInsensitiveCompare("host") == .orderedSame || name.caseInsensitiveCompare("content-length") == .orderedSame
-            || name.caseInsensitiveCompare("transfer-encoding") == .orderedSame
-            || name.caseInsensitiveCompare("connection") == .orderedSame
+    private static let transportHeaderNames = ["host", "content-length", "transfer-encoding", "connection"].map { Array($0.utf8) }
+
+    /// Compares ASCII case-insensitively by hand: Foundation's `caseInsensitiveCompare` took 3 % of a chat request's
+    /// CPU in `perf`. (Folding with `| 0x20` only matters for letters and keeps `-`; a name it would confuse holds
+    /// control characters and is invalid anyway.)
+    static func setByTransport(_ name: String) -> Bool {
+        let count = name.utf8.count
+        return transportHeaderNames.contains { candidate in
+            candidate.count == count && zip(candidate, name.utf8).allSatisfy { $0 == $1 | 0x20 }
+        }
     }
 }
 
