@@ -34,11 +34,7 @@ struct UpstreamPoolTests {
             headers: ["host": origin.hostHeader, "content-length": String(body.utf8.count)]
         )
         let exchange = UpstreamExchange(eventLoop: pool.eventLoop, origin: origin, head: head, body: ByteBuffer(string: body))
-        let deadline = NIODeadline.now() + timeout
-        pool.eventLoop.execute {
-            exchange.startDeadline(deadline)
-            pool.execute(exchange)
-        }
+        exchange.send(through: pool, headDeadline: .now() + timeout)
         let answer = try await exchange.responseHead()
         var received = ""
         while let chunk = try await exchange.next() { received += String(buffer: chunk) }
@@ -112,8 +108,7 @@ struct UpstreamPoolTests {
         // pool still takes that connection and the write fails.
         try await pool.eventLoop.submit {
             server.resetConnections()
-            exchange.startDeadline(.now() + .seconds(10))
-            pool.execute(exchange)
+            exchange.send(through: pool, headDeadline: .now() + .seconds(10))
         }.get()
         #expect(try await exchange.responseHead().status == .ok)
         #expect(try await exchange.next().map { String(buffer: $0) } == "again")

@@ -43,10 +43,14 @@ final class UpstreamExchange: @unchecked Sendable {
 
     // MARK: The connection's side (on the event loop)
 
-    /// Fails the request with `responseTimeout` if no head has arrived by `deadline`.
-    func startDeadline(_ deadline: NIODeadline) {
-        self.deadline = eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) { [self] in
-            if head == nil { fail(UpstreamTransportError.responseTimeout) }
+    /// Hands the request to `pool` (on the loop, from any task); it fails with `responseTimeout` if no head has
+    /// arrived by `headDeadline`.
+    func send(through pool: UpstreamConnectionPool, headDeadline: NIODeadline) {
+        onLoop {
+            self.deadline = self.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: headDeadline) {
+                if self.head == nil { self.fail(UpstreamTransportError.responseTimeout) }
+            }
+            pool.execute(self)
         }
     }
 

@@ -104,14 +104,8 @@ struct UpstreamTransport: Sendable {
             eventLoop: eventLoop, origin: url.origin,
             head: HTTPRequestHead(version: .http1_1, method: .POST, uri: url.target, headers: headers), body: request.body
         )
-        let pool = pools.pool(for: eventLoop)
-        let deadline = NIODeadline.now() + .fromSeconds(provider.timeout)
         let body = UpstreamBody(exchange)
-        let begin: @Sendable () -> Void = {
-            exchange.startDeadline(deadline)
-            pool.execute(exchange)
-        }
-        if eventLoop.inEventLoop { begin() } else { eventLoop.execute(begin) }
+        exchange.send(through: pools.pool(for: eventLoop), headDeadline: .now() + .fromSeconds(provider.timeout))
         let head = try await exchange.responseHead()
         return UpstreamResponse(status: Int(head.status.code), headers: head.headers, body: body)
     }
