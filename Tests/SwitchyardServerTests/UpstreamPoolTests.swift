@@ -132,6 +132,23 @@ struct UpstreamPoolTests {
         try await server.close()
     }
 
+    @Test func bodyBytesThatArrivedBeforeTheUpstreamDroppedTheConnectionAreReadBeforeTheError() async throws {
+        let server = try await TestHTTPServer.start(cutAnswer: true)
+        let pool = Self.pool()
+        let origin = UpstreamOrigin(secure: false, host: "127.0.0.1", port: server.port)
+        let head = HTTPRequestHead(
+            version: .http1_1, method: .POST, uri: "/", headers: ["host": origin.hostHeader, "content-length": "6"]
+        )
+        let exchange = UpstreamExchange(eventLoop: pool.eventLoop, origin: origin, head: head, body: ByteBuffer(string: "events"))
+        exchange.send(through: pool, headDeadline: .now() + .seconds(10))
+        #expect(try await exchange.responseHead().status == .ok)
+        // The reader comes back only after the connection has gone, as a busy gateway's task may.
+        try await waitUntil { try await pool.eventLoop.submit { exchange.isFinished }.get() }
+        #expect(try await exchange.next().map { String(buffer: $0) } == "events")
+        await #expect(throws: UpstreamTransportError.closedEarly) { try await exchange.next() }
+        try await server.close()
+    }
+
     @Test func noHeadWithinTheDeadlineIsAResponseTimeoutAndTheConnectionIsDropped() async throws {
         let server = try await TestHTTPServer.start(delay: .seconds(30))
         let pool = Self.pool()
@@ -165,9 +182,9 @@ struct UpstreamPoolTests {
         }
     }
 
-    private func waitUntil(_ condition: () -> Bool) async throws {
+    private func waitUntil(_ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
-        while !condition() {
+        while try await !condition() {
             guard ContinuousClock.now < deadline else {
                 Issue.record("the condition never held")
                 return
@@ -177,7 +194,8 @@ struct UpstreamPoolTests {
     }
 }
 
-/// Answers every POST with its own body, after `delay`; counts the connections it accepted and saw close.
+/// Answers every POST with its own body, after `delay`; counts the connections it accepted and saw close. With
+/// `cutAnswer` it announces one byte more than it sends and closes the connection after the body.
 final class TestHTTPServer: Sendable {
     private let channel: any Channel
     private let counts: Counts
@@ -199,7 +217,7 @@ final class TestHTTPServer: Sendable {
 
     /// - Parameter group: where its connections live (one loop, to act on them in step with a pool on that loop).
     static func start(
-        delay: TimeAmount = .zero, closeAfterAnswer: Bool = false,
+        delay: TimeAmount = .zero, closeAfterAnswer: Bool = false, cutAnswer: Bool = false,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> TestHTTPServer {
         let counts = Counts()
@@ -210,7 +228,7 @@ final class TestHTTPServer: Sendable {
                 channel.closeFuture.whenComplete { _ in counts.closed.add(1, ordering: .relaxed) }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Echo(delay: delay, closeAfterAnswer: closeAfterAnswer))
+                    try channel.pipeline.syncOperations.addHandler(Echo(delay: delay, closeAfterAnswer: closeAfterAnswer, cutAnswer: cutAnswer))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -236,11 +254,13 @@ final class TestHTTPServer: Sendable {
 
         let delay: TimeAmount
         let closeAfterAnswer: Bool
+        let cutAnswer: Bool
         var body = ByteBuffer()
 
-        init(delay: TimeAmount, closeAfterAnswer: Bool) {
+        init(delay: TimeAmount, closeAfterAnswer: Bool, cutAnswer: Bool) {
             self.delay = delay
             self.closeAfterAnswer = closeAfterAnswer
+            self.cutAnswer = cutAnswer
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -252,10 +272,15 @@ final class TestHTTPServer: Sendable {
                 let context = NIOLoopBound(context, eventLoop: context.eventLoop)
                 context.value.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
                     let context = context.value
-                    let head = HTTPResponseHead(
-                        version: .http1_1, status: .ok, headers: ["content-length": String(answer.readableBytes)]
-                    )
+                    let length = answer.readableBytes + (cutAnswer ? 1 : 0)
+                    let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": String(length)])
                     context.write(wrapOutboundOut(.head(head)), promise: nil)
+                    if cutAnswer {
+                        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(answer)))).assumeIsolated().whenComplete { _ in
+                            context.close(promise: nil)
+                        }
+                        return
+                    }
                     context.write(wrapOutboundOut(.body(.byteBuffer(answer))), promise: nil)
                     context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { [closeAfterAnswer] _ in
                         if closeAfterAnswer { context.close(promise: nil) }

@@ -84,7 +84,8 @@ final class UpstreamExchange: @unchecked Sendable {
     }
 
     /// Ends the exchange with `error` (a no-op once it has ended); the connection, if it still carries the request,
-    /// is closed.
+    /// is closed. Body chunks that arrived before the failure are still read first, as a socket's are before its
+    /// reset: an upstream that sends events and then drops the connection has sent those events.
     func fail(_ error: any Error) {
         guard end == nil else { return }
         end = .failure(error)
@@ -93,8 +94,6 @@ final class UpstreamExchange: @unchecked Sendable {
             head = .failure(error)
             headWaiter.take()?.resume(throwing: error)
         }
-        chunks.removeAll()
-        bufferedBytes = 0
         bodyWaiter.take()?.resume(throwing: error)
         connection.take()?.abandon(self)
     }
@@ -147,7 +146,11 @@ final class UpstreamExchange: @unchecked Sendable {
     /// The reader gave up (it was cancelled or dropped the body): the request stops and its connection is closed,
     /// unless the answer had already ended.
     func cancel() {
-        onLoop { self.fail(CancellationError()) }
+        onLoop {
+            self.fail(CancellationError())
+            self.chunks.removeAll()
+            self.bufferedBytes = 0
+        }
     }
 
     private func onLoop(_ body: @escaping @Sendable () -> Void) {

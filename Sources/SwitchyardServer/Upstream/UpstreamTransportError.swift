@@ -56,7 +56,8 @@ enum UpstreamTransportError: Error, Equatable, CustomStringConvertible {
             return .connectFailed(errors.map(Self.reason).first ?? "unknown")
         }
         if let error = error as? IOError { return .connectFailed(reason(error)) }
-        if error is HTTPParserError { return .malformedAnswer }
+        // The decoder reports a body cut short by the connection's end as an invalid EOF state.
+        if let error = error as? HTTPParserError { return error == .invalidEOFState ? .closedEarly : .malformedAnswer }
         if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
             let text = String(describing: error)
             if text.contains("CERTIFICATE_VERIFY_FAILED") { return .tlsFailed("the certificate is not trusted") }
