@@ -24,16 +24,21 @@ struct UpstreamPoolTests {
         }
     }
 
-    /// Sends one POST through the pool and reads the whole answer.
-    static func fetch(
-        _ pool: UpstreamConnectionPool, port: Int, body: String = "{}", timeout: TimeAmount = .seconds(10)
-    ) async throws -> (status: Int, body: String) {
+    /// A POST of `body` to 127.0.0.1:`port` on `pool`'s loop, not sent yet.
+    static func exchange(_ pool: UpstreamConnectionPool, port: Int, body: String = "{}") -> UpstreamExchange {
         let origin = UpstreamOrigin(secure: false, host: "127.0.0.1", port: port)
         let head = HTTPRequestHead(
             version: .http1_1, method: .POST, uri: "/v1/x",
             headers: ["host": origin.hostHeader, "content-length": String(body.utf8.count)]
         )
-        let exchange = UpstreamExchange(eventLoop: pool.eventLoop, origin: origin, head: head, body: ByteBuffer(string: body))
+        return UpstreamExchange(eventLoop: pool.eventLoop, origin: origin, head: head, body: ByteBuffer(string: body))
+    }
+
+    /// Sends one POST through the pool and reads the whole answer.
+    static func fetch(
+        _ pool: UpstreamConnectionPool, port: Int, body: String = "{}", timeout: TimeAmount = .seconds(10)
+    ) async throws -> (status: Int, body: String) {
+        let exchange = exchange(pool, port: port, body: body)
         exchange.send(through: pool, headDeadline: .now() + timeout)
         let answer = try await exchange.responseHead()
         var received = ""
@@ -99,11 +104,7 @@ struct UpstreamPoolTests {
         let pool = Self.pool()
         let server = try await TestHTTPServer.start(group: pool.eventLoop)
         _ = try await Self.fetch(pool, port: server.port)
-        let origin = UpstreamOrigin(secure: false, host: "127.0.0.1", port: server.port)
-        let head = HTTPRequestHead(
-            version: .http1_1, method: .POST, uri: "/", headers: ["host": origin.hostHeader, "content-length": "5"]
-        )
-        let exchange = UpstreamExchange(eventLoop: pool.eventLoop, origin: origin, head: head, body: ByteBuffer(string: "again"))
+        let exchange = Self.exchange(pool, port: server.port, body: "again")
         // In one turn of the loop: the reset reaches the kept connection's socket before the loop has seen it, so the
         // pool still takes that connection and the write fails.
         try await pool.eventLoop.submit {
@@ -119,9 +120,7 @@ struct UpstreamPoolTests {
     @Test func aRequestWhoseReaderLeftBeforeItReachedTheLoopIsNeverSent() async throws {
         let server = try await TestHTTPServer.start()
         let pool = Self.pool()
-        let origin = UpstreamOrigin(secure: false, host: "127.0.0.1", port: server.port)
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: ["host": origin.hostHeader])
-        let abandoned = UpstreamExchange(eventLoop: pool.eventLoop, origin: origin, head: head, body: ByteBuffer())
+        let abandoned = Self.exchange(pool, port: server.port)
         try await pool.eventLoop.submit {
             abandoned.cancel()
             pool.execute(abandoned)
@@ -135,11 +134,7 @@ struct UpstreamPoolTests {
     @Test func bodyBytesThatArrivedBeforeTheUpstreamDroppedTheConnectionAreReadBeforeTheError() async throws {
         let server = try await TestHTTPServer.start(cutAnswer: true)
         let pool = Self.pool()
-        let origin = UpstreamOrigin(secure: false, host: "127.0.0.1", port: server.port)
-        let head = HTTPRequestHead(
-            version: .http1_1, method: .POST, uri: "/", headers: ["host": origin.hostHeader, "content-length": "6"]
-        )
-        let exchange = UpstreamExchange(eventLoop: pool.eventLoop, origin: origin, head: head, body: ByteBuffer(string: "events"))
+        let exchange = Self.exchange(pool, port: server.port, body: "events")
         exchange.send(through: pool, headDeadline: .now() + .seconds(10))
         #expect(try await exchange.responseHead().status == .ok)
         // The reader comes back only after the connection has gone, as a busy gateway's task may.
