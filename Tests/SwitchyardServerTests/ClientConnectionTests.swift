@@ -74,8 +74,7 @@ struct ClientConnectionTests {
         try await GatewayHarness.run {
             #"{"_global":\#(Self.tightLimits),"m":{"providers":[{"type":"echo","name":"e"}]}}"#
         } _: { client in
-            let connection = try await RawConnection.open(port: client.port)
-            try await connection.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            let connection = try await RawConnection.open(port: client.port, sending: "GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
             let text = try #require(try await connection.readUntilClosed(within: 10), "idle connection never closed")
             #expect(text.hasPrefix("HTTP/1.1 200 "), "the request was answered, then the idle connection closed")
         }
@@ -136,7 +135,7 @@ struct ClientConnectionTests {
                                 throw error
                             }
                             if stage == .beforeFirstEvent { reached.withLock { _ = $0.insert(id) } }
-                            try await Task.sleep(for: .milliseconds(20))
+                            try await Task.sleep(for: .milliseconds(100))
                         }
                         try await writer.finish(nil)
                     })
@@ -173,8 +172,9 @@ struct ClientConnectionTests {
                             reached.withLock { _ = $0.insert(id) }
                             try await Task.sleep(for: .seconds(30))
                         }
-                        // Leave once the stage is reached, or after 10 s.
-                        let deadline = ContinuousClock.now + .seconds(10)
+                        // Leave once the stage is reached (a client that left before the upstream saw its request would
+                        // test nothing), or after 60 s: on a busy machine 200 streams take a while to get going.
+                        let deadline = ContinuousClock.now + .seconds(60)
                         while !reached.withLock({ $0.contains(id) }), ContinuousClock.now < deadline {
                             try await Task.sleep(for: .milliseconds(10))
                         }
@@ -189,7 +189,7 @@ struct ClientConnectionTests {
             let logFile = client.configFile.deletingLastPathComponent().appendingPathComponent("logs/requests.log")
             var gauges: (inFlight: Double?, streams: Double?) = (nil, nil)
             var lines: [String] = []
-            let deadline = ContinuousClock.now + .seconds(15)
+            let deadline = ContinuousClock.now + .seconds(30)
             repeat {
                 try await Task.sleep(for: .milliseconds(100))
                 let metrics = try await client.get("/metrics").body

@@ -152,7 +152,7 @@ struct FailoverTests {
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig([
                 // Long enough for each attempt's request to reach the fake even when the machine is busy.
-                providerJSON("slow", endpoint: upstream.endpoint("slow"), retry: 1, timeout: 1),
+                providerJSON("slow", endpoint: upstream.endpoint("slow"), retry: 1, timeout: 2),
                 providerJSON("fast", endpoint: upstream.endpoint("fast"), priority: 2),
             ])
         } _: { client in

@@ -85,15 +85,15 @@ struct StreamingTests {
                 if index == 2 { await release.wait() }  // silent until the test is over
             }
         }
-        // The timeout also bounds the wait for headers, which under a full test run can take a good part of a second.
+        // The timeout also bounds the wait for headers, which under a full test run on a slow machine took over 2 s.
         try await GatewayHarness.run(upstream: upstream) {
-            modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"), timeout: 2)])
+            modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"), timeout: 5)])
         } _: { client in
             defer { release.open() }  // lets the fake upstream finish so it can shut down
             let reply = try await client.post("/v1/chat/completions", chatBody(stream: true))
             #expect(reply.streamedContent == "partial", "\(reply.status) \(reply.body)")
             let error = try #require(reply.eventObjects.last?["error"] as? [String: Any])
-            #expect((error["message"] as? String)?.contains("no data from the upstream for 2") == true)
+            #expect((error["message"] as? String)?.contains("no data from the upstream for 5") == true)
             #expect(!reply.events.contains("[DONE]"))
         }
     }

@@ -20,13 +20,20 @@ struct RawConnection: Sendable {
         }
     }
 
-    static func open(port: Int) async throws -> RawConnection {
+    /// Connects, and sends `first` from the event loop as soon as the connection is up: a test that waits on a busy
+    /// machine between connecting and sending would otherwise trip the gateway's idle timeout before its first byte.
+    static func open(port: Int, sending first: String? = nil) async throws -> RawConnection {
         let collector = Collector()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
             }
-            .connect(host: "127.0.0.1", port: port).get()
+            .connect(host: "127.0.0.1", port: port)
+            .flatMap { channel in
+                guard let first else { return channel.eventLoop.makeSucceededFuture(channel) }
+                return channel.writeAndFlush(ByteBuffer(string: first)).map { channel }
+            }
+            .get()
         return RawConnection(channel: channel, collector: collector)
     }
 
