@@ -93,7 +93,7 @@ struct ProxyEngine: Sendable {
         }
     }
 
-    /// Tries providers in route order, retrying and failing over by the failover policy.
+    /// Tries providers in route order, retrying and failing over as the request's `AttemptSequence` decides.
     private func serve(
         _ inbound: InboundRequest, route: ModelRoute, global: GlobalSettings, clientHeaders: [HeaderField],
         session: String?, keeping: ResponseKeeping?, deadline: ShutdownDeadline, context: GatewayRequestContext
@@ -101,31 +101,33 @@ struct ProxyEngine: Sendable {
         let logger = context.logger
         let clock = state.clock
         let timeZone = state.timeZone
-        var plan = route.makePlan()
-        if let session, let provider = state.sessions.provider(session: session, model: route.name) {
-            plan.tryFirst(provider)
-        }
-        var attempts: [AttemptRecord] = []
-        let startedAt = clock.now()
-        while let slot = plan.next(availability: { slot in
+        var sequence = AttemptSequence(
+            route: route, global: global, preferring: session.flatMap { state.sessions.provider(session: $0, model: route.name) },
+            untranslatable: inbound.untranslatable, startedAt: clock.now()
+        ) { slot in
             guard slot.config.kind.canServe(inbound, provider: slot.config) else {
                 return .cannotServe(api: inbound.api.displayName + (inbound.untranslatable.map { " (\($0.message))" } ?? ""))
             }
             return slot.availability(now: clock.now(), timeZone: timeZone)
-        }) {
-            let provider = slot.config
-            // Counting the request before it is sent is what keeps concurrent requests from overshooting a limit.
-            guard let lease = slot.state.usage.reserve(provider.rateLimit) else {
-                plan.skip(slot, because: .overQuota(until: slot.nextReset(in: timeZone)))
-                continue
-            }
-            let upstreamStream = Self.upstreamStreams(client: inbound, provider: provider)
-            let translation = AttemptTranslation(request: inbound, provider: provider)
-            var retry = 0
-            while true {
+        }
+        var lease: UsageLease?
+        // The last failed attempt, for the logs, and the upstream's answer to it, for passing through.
+        var lastFailure: (failure: AttemptFailure, upstreamAnswer: Response?)?
+        var action = sequence.next()
+        while true {
+            switch action {
+            case .reserve(let slot):
+                lease = slot.state.usage.reserve(slot.config.rateLimit)
+                action = lease == nil ? sequence.refused(until: slot.nextReset(in: timeZone)) : sequence.reserved()
+
+            case .send(let slot, let retry):
+                let provider = slot.config
+                guard let lease else { preconditionFailure("an attempt without a reservation") }
                 logger.info(
                     "Selected provider \(provider.name) for model \(route.name)\(retry > 0 ? " (retry \(retry) of \(provider.retry))" : "")"
                 )
+                let translation = AttemptTranslation(request: inbound, provider: provider)
+                let upstreamStream = Self.upstreamStreams(client: inbound, provider: provider)
                 let result: AttemptResult
                 let attemptStarted = ContinuousClock.now
                 do {
@@ -142,8 +144,6 @@ struct ProxyEngine: Sendable {
                     throw error
                 }
                 let latency = ContinuousClock.now - attemptStarted
-                let failure: AttemptFailure
-                let upstreamAnswer: Response?
                 switch result {
                 case .delivered(let response, let usage):
                     observe(provider, route: route, result: "ok", latency: latency, context: context)
@@ -154,53 +154,51 @@ struct ProxyEngine: Sendable {
                     observe(provider, route: route, result: "ok", latency: latency, context: context)
                     keepSession(session, on: provider, route: route)
                     return response
-                case .failed(let attemptFailure, let answer):
-                    observe(provider, route: route, result: attemptFailure.kind, latency: latency, context: context)
-                    failure = attemptFailure
-                    upstreamAnswer = answer
+                case .failed(let failure, let answer):
+                    observe(provider, route: route, result: failure.kind, latency: latency, context: context)
+                    lastFailure = (failure, answer)
+                    action = sequence.failed(failure, upstreamAnswered: answer != nil, now: clock.now())
                 }
-                attempts.append(AttemptRecord(provider: provider.name, failure: failure))
-                let decision = FailoverPolicy.decide(failure, defaultCooldown: global.cooldownSeconds)
-                if decision == .retry && retry < provider.retry {
-                    retry += 1
-                    logger.warning("Provider \(provider.name) failed: \(failure); retrying (\(retry) of \(provider.retry))")
-                    let backoff = FailoverPolicy.backoff(retry: retry, baseMilliseconds: global.retryBackoffMilliseconds)
-                    do {
-                        try await guarded(deadline, context: context) { _ in try await Task.sleep(for: backoff) }
-                    } catch {
-                        lease.release()
-                        throw error
-                    }
-                    continue
+
+            case .backOff(let slot, let delay, let retry):
+                logger.warning(
+                    "Provider \(slot.name) failed: \(lastFailure.map { "\($0.failure)" } ?? ""); retrying (\(retry) of \(slot.config.retry))"
+                )
+                do {
+                    try await guarded(deadline, context: context) { _ in try await Task.sleep(for: delay) }
+                } catch {
+                    lease?.release()
+                    throw error
                 }
-                lease.release()
-                if decision == .returnToClient, let upstreamAnswer {
-                    logger.info("Provider \(provider.name) rejected the request with \(failure); returning it to the client")
-                    return upstreamAnswer
+                action = sequence.waited()
+
+            case .leave(let slot, let coolDown):
+                lease?.release()
+                lease = nil
+                if let coolDown { slot.state.coolDown(until: coolDown.until, status: coolDown.status) }
+                let failure = lastFailure?.failure
+                logger.warning("Switching provider: \(slot.name) failed for model \(route.name): \(failure.map { "\($0)" } ?? "")")
+                metrics.failover(model: route.name, provider: slot.name, reason: failure?.kind ?? "")
+                action = sequence.next()
+
+            case .returnUpstreamAnswer(let slot):
+                lease?.release()
+                guard let lastFailure, let answer = lastFailure.upstreamAnswer else {
+                    preconditionFailure("returnUpstreamAnswer is only decided for a failure with an upstream answer")
                 }
-                if case .switchProvider(let cooldown?) = decision, cooldown > 0, case .status(let status, _) = failure {
-                    slot.state.coolDown(until: clock.now().addingTimeInterval(cooldown), status: status)
+                logger.info("Provider \(slot.name) rejected the request with \(lastFailure.failure); returning it to the client")
+                return answer
+
+            case .fail(let error):
+                if !sequence.attempts.isEmpty {
+                    let attempts = sequence.attempts.map { "\($0.provider) (\($0.failure))" }.joined(separator: "; ")
+                    logger.error("ERROR all providers for model \(route.name) failed: \(attempts)")
+                } else if error != inbound.untranslatable {
+                    logger.error("ERROR no provider available for model \(route.name): \(error.message)")
                 }
-                logger.warning("Switching provider: \(provider.name) failed for model \(route.name): \(failure)")
-                metrics.failover(model: route.name, provider: provider.name, reason: failure.kind)
-                break
+                throw error
             }
         }
-        if attempts.isEmpty {
-            // A request only its own dialect's providers could take, on a model without them: the reason it could not
-            // be translated is the answer.
-            if let untranslatable = inbound.untranslatable,
-                plan.skipped.allSatisfy({ if case .cannotServe = $0.availability { true } else { false } })
-            {
-                throw untranslatable
-            }
-            let error = GatewayError.noAvailableProvider(model: route.name, skipped: plan.skipped, now: startedAt)
-            logger.error("ERROR no provider available for model \(route.name): \(error.message)")
-            throw error
-        }
-        let error = GatewayError.allProvidersFailed(model: route.name, attempts: attempts)
-        logger.error("ERROR all providers for model \(route.name) failed: \(attempts.map { "\($0.provider) (\($0.failure))" }.joined(separator: "; "))")
-        throw error
     }
 
     /// Whether the upstream is asked to stream: the client's choice when the provider supports it, else the

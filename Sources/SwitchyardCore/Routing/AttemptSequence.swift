@@ -1,0 +1,114 @@
+import Foundation
+
+/// What the server does next for a request, as its `AttemptSequence` decides.
+public enum AttemptAction {
+    /// Reserve the provider's quota (counting a request before it is sent is what keeps concurrent requests from
+    /// overshooting a limit), then report `reserved()` or `refused(until:)`.
+    case reserve(ProviderSlot)
+    /// Send the request to the provider (`retry` 0 is the first try), then report success or `failed(_:…)`.
+    case send(ProviderSlot, retry: Int)
+    /// Wait `delay` before retry number `retry` on the same provider, then report `waited()`.
+    case backOff(ProviderSlot, delay: Duration, retry: Int)
+    /// The provider is done with: release its reservation, cool it down when `coolDown` is set, count a failover,
+    /// then ask `next()`.
+    case leave(ProviderSlot, coolDown: (until: Date, status: Int)?)
+    /// Release the reservation and give the provider's own answer to the client: the request itself is at fault.
+    case returnUpstreamAnswer(ProviderSlot)
+    /// End the request with this error: nothing could be tried, or everything tried failed.
+    case fail(GatewayError)
+}
+
+/// The attempts of one request as a state machine: the server reports what happened and gets the next action, so
+/// retries, backoff, failover and cooldowns are decided in one place without sockets, timers or tasks (and a
+/// reservation may take a round trip to a shared store between two steps).
+public struct AttemptSequence {
+    private var plan: RoutePlan
+    private let global: GlobalSettings
+    private let untranslatable: GatewayError?
+    private let startedAt: Date
+    private let random: () -> Double
+    private let availability: (ProviderSlot) -> ProviderAvailability
+    /// The provider being tried and the retries it has used.
+    private var current: ProviderSlot?
+    private var retry = 0
+    /// Every failed attempt, in order.
+    public private(set) var attempts: [AttemptRecord] = []
+
+    /// - Parameters:
+    ///   - preferring: a provider to offer first (a session's), when it is available.
+    ///   - untranslatable: why the request cannot be put into other dialects, if it cannot: the answer when only
+    ///     providers of its own dialect could have served it and the model has none.
+    ///   - availability: whether a provider may be tried now (its kind can serve the request, it is not cooling
+    ///     down, it has quota left).
+    public init(
+        route: ModelRoute, global: GlobalSettings, preferring: String? = nil, untranslatable: GatewayError? = nil,
+        startedAt: Date, random: @escaping () -> Double = { Double.random(in: 0..<1) },
+        availability: @escaping (ProviderSlot) -> ProviderAvailability
+    ) {
+        plan = route.makePlan()
+        if let preferring { plan.tryFirst(preferring) }
+        self.global = global
+        self.untranslatable = untranslatable
+        self.startedAt = startedAt
+        self.random = random
+        self.availability = availability
+    }
+
+    /// The next provider to reserve, or the error that ends the request.
+    public mutating func next() -> AttemptAction {
+        if let slot = plan.next(availability: availability) {
+            current = slot
+            retry = 0
+            return .reserve(slot)
+        }
+        current = nil
+        guard attempts.isEmpty else { return .fail(.allProvidersFailed(model: plan.route.name, attempts: attempts)) }
+        if let untranslatable,
+            plan.skipped.allSatisfy({ if case .cannotServe = $0.availability { true } else { false } })
+        {
+            return .fail(untranslatable)
+        }
+        return .fail(.noAvailableProvider(model: plan.route.name, skipped: plan.skipped, now: startedAt))
+    }
+
+    /// The reservation was granted: send.
+    public mutating func reserved() -> AttemptAction {
+        guard let current else { preconditionFailure("reserved() without a provider to reserve") }
+        return .send(current, retry: 0)
+    }
+
+    /// The provider's quota ran out between the check and the reservation: it is skipped until `reset`.
+    public mutating func refused(until reset: Date?) -> AttemptAction {
+        guard let current else { preconditionFailure("refused(until:) without a provider to reserve") }
+        plan.skip(current, because: .overQuota(until: reset))
+        return next()
+    }
+
+    /// The attempt failed with `failure`; `upstreamAnswered` says whether there is an upstream answer the client
+    /// could be given instead.
+    public mutating func failed(_ failure: AttemptFailure, upstreamAnswered: Bool, now: Date) -> AttemptAction {
+        guard let current else { preconditionFailure("failed(_:) without a provider being tried") }
+        attempts.append(AttemptRecord(provider: current.name, failure: failure))
+        let decision = FailoverPolicy.decide(failure, defaultCooldown: global.cooldownSeconds)
+        if decision == .retry && retry < current.config.retry {
+            retry += 1
+            let delay = FailoverPolicy.backoff(retry: retry, baseMilliseconds: global.retryBackoffMilliseconds, random: random())
+            return .backOff(current, delay: delay, retry: retry)
+        }
+        if decision == .returnToClient && upstreamAnswered {
+            self.current = nil
+            return .returnUpstreamAnswer(current)
+        }
+        var coolDown: (until: Date, status: Int)?
+        if case .switchProvider(let seconds?) = decision, seconds > 0, case .status(let status, _) = failure {
+            coolDown = (now.addingTimeInterval(seconds), status)
+        }
+        return .leave(current, coolDown: coolDown)
+    }
+
+    /// The backoff is over: the same provider again.
+    public mutating func waited() -> AttemptAction {
+        guard let current else { preconditionFailure("waited() without a provider being tried") }
+        return .send(current, retry: retry)
+    }
+}
