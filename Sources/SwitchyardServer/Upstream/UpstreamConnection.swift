@@ -11,8 +11,11 @@ final class UpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
 
-    let origin: UpstreamOrigin
     private let pool: UpstreamConnectionPool
+    /// Its origin's place in the pool.
+    let originConnections: UpstreamConnectionPool.OriginConnections
+    /// How long it may wait idle in the pool (the setting when it was opened).
+    private let idleTimeout: TimeAmount
     private var context: ChannelHandlerContext?
     private var exchange: UpstreamExchange?
     /// Whether the channel became active (only then does its closing count against the pool).
@@ -24,11 +27,16 @@ final class UpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {
     private var responseStarted = false
     private var keepAlive = true
     private var pendingRead = false
+    /// Armed at most once per idle timeout, not per answer: when it fires early (the connection was busy in
+    /// between) it re-arms for the rest of the time from `idleSince`.
     private var idleTimer: Scheduled<Void>?
+    /// When it was last handed back to the pool; nil while it carries an exchange.
+    private var idleSince: NIODeadline?
 
-    init(origin: UpstreamOrigin, pool: UpstreamConnectionPool) {
-        self.origin = origin
+    init(pool: UpstreamConnectionPool, originConnections: UpstreamConnectionPool.OriginConnections, idleTimeout: TimeAmount) {
         self.pool = pool
+        self.originConnections = originConnections
+        self.idleTimeout = idleTimeout
     }
 
     var isActive: Bool { context?.channel.isActive ?? false }
@@ -48,8 +56,7 @@ final class UpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {
             exchange.fail(UpstreamTransportError.closedEarly)
             return
         }
-        idleTimer?.cancel()
-        idleTimer = nil
+        idleSince = nil
         self.exchange = exchange
         exchange.attach(self)
         currentIsReuse = hasServed
@@ -146,11 +153,24 @@ final class UpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {
         context?.close(promise: nil)
     }
 
-    /// Closes the connection if no request takes it within `timeout`.
-    func closeWhenIdle(after timeout: TimeAmount) {
+    /// Closes the connection if no request takes it within its idle timeout.
+    func closeWhenIdle() {
+        let now = NIODeadline.now()
+        idleSince = now
+        if idleTimer == nil { armIdleTimer(at: now + idleTimeout) }
+    }
+
+    private func armIdleTimer(at deadline: NIODeadline) {
         guard let context else { return }
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
-            if exchange == nil { self.context?.close(promise: nil) }
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            idleTimer = nil
+            guard let idleSince else { return }  // busy: the next hand-back arms it again
+            let due = idleSince + idleTimeout
+            if due <= .now() {
+                self.context?.close(promise: nil)
+            } else {
+                armIdleTimer(at: due)
+            }
         }
     }
 

@@ -25,8 +25,9 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         }
     }
 
-    /// The connections of one origin.
-    private final class OriginConnections {
+    /// The connections of one origin; each connection keeps a reference to its own, so handing it back after an
+    /// answer needs no lookup by origin.
+    final class OriginConnections {
         var idle: [UpstreamConnection] = []
         /// Open or opening, idle ones included.
         var open = 0
@@ -39,7 +40,8 @@ final class UpstreamConnectionPool: @unchecked Sendable {
     private var origins: [UpstreamOrigin: OriginConnections] = [:]
     private var isShutDown = false
 
-    /// - Parameter settings: read when a connection is opened or parked, so a reload applies to the next one.
+    /// - Parameter settings: read when a connection is opened (or the cap is checked), so a reload applies to the
+    ///   next one.
     init(eventLoop: any EventLoop, tls: UpstreamTLS, settings: @escaping @Sendable () -> Settings) {
         self.eventLoop = eventLoop
         self.tls = tls
@@ -72,10 +74,11 @@ final class UpstreamConnectionPool: @unchecked Sendable {
     /// The connection finished an answer: it serves the next waiting request, or waits idle, or (when it cannot be
     /// reused) closes.
     func release(_ connection: UpstreamConnection, reusable: Bool) {
-        guard reusable, !isShutDown, connection.isActive, let connections = origins[connection.origin] else {
+        guard reusable, !isShutDown, connection.isActive else {
             connection.close()
             return
         }
+        let connections = connection.originConnections
         while let waiting = connections.waiting.popFirst() {
             if !waiting.isFinished {
                 connection.start(waiting)
@@ -83,12 +86,12 @@ final class UpstreamConnectionPool: @unchecked Sendable {
             }
         }
         connections.idle.append(connection)
-        connection.closeWhenIdle(after: settings().idleTimeout)
+        connection.closeWhenIdle()
     }
 
     /// An open connection closed: its place goes to the next waiting request.
     func connectionClosed(_ connection: UpstreamConnection) {
-        guard let connections = origins[connection.origin] else { return }
+        let connections = connection.originConnections
         connections.open -= 1
         if let index = connections.idle.lastIndex(where: { $0 === connection }) {
             connections.idle.remove(at: index)
@@ -135,10 +138,11 @@ final class UpstreamConnectionPool: @unchecked Sendable {
             return
         }
         connections.open += 1
-        let connection = UpstreamConnection(origin: origin, pool: self)
+        let settings = settings()
+        let connection = UpstreamConnection(pool: self, originConnections: connections, idleTimeout: settings.idleTimeout)
         let serverName = origin.hostIsIPAddress ? nil : origin.host
         ClientBootstrap(group: eventLoop)
-            .connectTimeout(settings().connectTimeout)
+            .connectTimeout(settings.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
