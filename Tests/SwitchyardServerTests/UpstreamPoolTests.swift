@@ -86,19 +86,19 @@ struct UpstreamPoolTests {
         let idleTimeout = Duration.seconds(3)
         let pool = Self.pool(idleTimeout: .seconds(3))
         _ = try await Self.fetch(pool, port: server.port)
-        let firstAnswer = ContinuousClock.now
         try await Task.sleep(for: .seconds(1))
+        // Its second hand-back comes after this instant; the timer armed at the first fires a second or more too
+        // early and must wait on.
+        let secondRequest = ContinuousClock.now
         _ = try await Self.fetch(pool, port: server.port)
-        let lastAnswer = ContinuousClock.now
-        // The timer armed when the connection was first handed back fires before its idle time is up: it must wait on.
-        // (A machine so busy that the second request came too late to reuse the connection tests nothing here.)
-        guard lastAnswer - firstAnswer < idleTimeout - .milliseconds(500), server.connections == 1 else {
-            print("aConnectionUsedAgain…: the second request came \(lastAnswer - firstAnswer) after the first; not checked")
+        guard server.connections == 1 else {
+            // A machine so busy that the idle timeout passed before the second request tests nothing here.
+            print("aConnectionUsedAgain…: the second request did not reuse the connection; not checked")
             try await server.close()
             return
         }
         try await waitUntil { server.closedConnections == 1 }
-        #expect(ContinuousClock.now - lastAnswer >= idleTimeout - .milliseconds(50))
+        #expect(ContinuousClock.now - secondRequest >= idleTimeout - .milliseconds(50))
         try await server.close()
     }
 
