@@ -33,9 +33,10 @@ import Testing
         switch action {
         case .reserve(let slot): "reserve \(slot.name)"
         case .send(let slot, let retry): "send \(slot.name) #\(retry)"
-        case .backOff(let slot, let delay, let retry): "back off \(slot.name) \(delay) before #\(retry)"
-        case .leave(let slot, let coolDown): "leave \(slot.name)" + (coolDown.map { " cooling \($0.status) until +\(Int($0.until.timeIntervalSince(Self.now)))s" } ?? "")
-        case .returnUpstreamAnswer(let slot): "return \(slot.name)'s answer"
+        case .backOff(let slot, let failure, let delay, let retry): "back off \(slot.name) after \(failure.kind) \(delay) before #\(retry)"
+        case .leave(let slot, let failure, let coolDown):
+            "leave \(slot.name) after \(failure.kind)" + (coolDown.map { " cooling \($0.status) until +\(Int($0.until.timeIntervalSince(Self.now)))s" } ?? "")
+        case .returnUpstreamAnswer(let slot, let failure): "return \(slot.name)'s \(failure.kind) answer"
         case .fail(let error): "fail \(error.statusCode) \(error.code ?? "")"
         }
     }
@@ -52,9 +53,9 @@ import Testing
         steps.append(step(attempts.reserved()))
         #expect(steps == [
             "reserve a", "send a #0",
-            "back off a 0.075 seconds before #1", "send a #1",
-            "back off a 0.15 seconds before #2", "send a #2",
-            "leave a",  // retries used up: no cooldown, a later request may try it again
+            "back off a after 500 0.075 seconds before #1", "send a #1",
+            "back off a after timeout 0.15 seconds before #2", "send a #2",
+            "leave a after connection",  // retries used up: no cooldown, a later request may try it again
             "reserve b", "send b #0",
         ])
         #expect(attempts.attempts.map(\.provider) == ["a", "a", "a"])
@@ -77,12 +78,12 @@ import Testing
         var attempts = sequence([provider("a", retry: 3), provider("b")])
         _ = attempts.next()
         _ = attempts.reserved()
-        #expect(step(attempts.failed(.status(400, retryAfter: nil), upstreamAnswered: true, now: Self.now)) == "return a's answer")
+        #expect(step(attempts.failed(.status(400, retryAfter: nil), upstreamAnswered: true, now: Self.now)) == "return a's 400 answer")
 
         var unanswered = sequence([provider("a", retry: 3), provider("b")])
         _ = unanswered.next()
         _ = unanswered.reserved()
-        #expect(step(unanswered.failed(.status(400, retryAfter: nil), upstreamAnswered: false, now: Self.now)) == "leave a")
+        #expect(step(unanswered.failed(.status(400, retryAfter: nil), upstreamAnswered: false, now: Self.now)) == "leave a after 400")
     }
 
     @Test func aProviderWhoseQuotaRanOutBeforeTheReservationIsSkippedWithItsReset() {

@@ -7,13 +7,15 @@ public enum AttemptAction {
     case reserve(ProviderSlot)
     /// Send the request to the provider (`retry` 0 is the first try), then report success or `failed(_:…)`.
     case send(ProviderSlot, retry: Int)
-    /// Wait `delay` before retry number `retry` on the same provider, then report `waited()`.
-    case backOff(ProviderSlot, delay: Duration, retry: Int)
-    /// The provider is done with: release its reservation, cool it down when `coolDown` is set, count a failover,
-    /// then ask `next()`.
-    case leave(ProviderSlot, coolDown: (until: Date, status: Int)?)
-    /// Release the reservation and give the provider's own answer to the client: the request itself is at fault.
-    case returnUpstreamAnswer(ProviderSlot)
+    /// The attempt failed with `failure`: wait `delay` before retry number `retry` on the same provider, then
+    /// report `waited()`.
+    case backOff(ProviderSlot, failure: AttemptFailure, delay: Duration, retry: Int)
+    /// The provider is done with after `failure`: release its reservation, cool it down when `coolDown` is set,
+    /// count a failover, then ask `next()`.
+    case leave(ProviderSlot, failure: AttemptFailure, coolDown: (until: Date, status: Int)?)
+    /// Release the reservation and give the provider's own answer to `failure` to the client: the request itself is
+    /// at fault.
+    case returnUpstreamAnswer(ProviderSlot, failure: AttemptFailure)
     /// End the request with this error: nothing could be tried, or everything tried failed.
     case fail(GatewayError)
 }
@@ -93,17 +95,17 @@ public struct AttemptSequence {
         if decision == .retry && retry < current.config.retry {
             retry += 1
             let delay = FailoverPolicy.backoff(retry: retry, baseMilliseconds: global.retryBackoffMilliseconds, random: random())
-            return .backOff(current, delay: delay, retry: retry)
+            return .backOff(current, failure: failure, delay: delay, retry: retry)
         }
         if decision == .returnToClient && upstreamAnswered {
             self.current = nil
-            return .returnUpstreamAnswer(current)
+            return .returnUpstreamAnswer(current, failure: failure)
         }
         var coolDown: (until: Date, status: Int)?
         if case .switchProvider(let seconds?) = decision, seconds > 0, case .status(let status, _) = failure {
             coolDown = (now.addingTimeInterval(seconds), status)
         }
-        return .leave(current, coolDown: coolDown)
+        return .leave(current, failure: failure, coolDown: coolDown)
     }
 
     /// The backoff is over: the same provider again.

@@ -111,8 +111,8 @@ struct ProxyEngine: Sendable {
             return slot.availability(now: clock.now(), timeZone: timeZone)
         }
         var lease: UsageLease?
-        // The last failed attempt, for the logs, and the upstream's answer to it, for passing through.
-        var lastFailure: (failure: AttemptFailure, upstreamAnswer: Response?)?
+        // The upstream's answer to the last failed attempt, for passing through.
+        var upstreamAnswer: Response?
         var action = sequence.next()
         while true {
             switch action {
@@ -156,14 +156,12 @@ struct ProxyEngine: Sendable {
                     return response
                 case .failed(let failure, let answer):
                     observe(provider, route: route, result: failure.kind, latency: latency, context: context)
-                    lastFailure = (failure, answer)
+                    upstreamAnswer = answer
                     action = sequence.failed(failure, upstreamAnswered: answer != nil, now: clock.now())
                 }
 
-            case .backOff(let slot, let delay, let retry):
-                logger.warning(
-                    "Provider \(slot.name) failed: \(lastFailure.map { "\($0.failure)" } ?? ""); retrying (\(retry) of \(slot.config.retry))"
-                )
+            case .backOff(let slot, let failure, let delay, let retry):
+                logger.warning("Provider \(slot.name) failed: \(failure); retrying (\(retry) of \(slot.config.retry))")
                 do {
                     try await guarded(deadline, context: context) { _ in try await Task.sleep(for: delay) }
                 } catch {
@@ -172,22 +170,21 @@ struct ProxyEngine: Sendable {
                 }
                 action = sequence.waited()
 
-            case .leave(let slot, let coolDown):
+            case .leave(let slot, let failure, let coolDown):
                 lease?.release()
                 lease = nil
                 if let coolDown { slot.state.coolDown(until: coolDown.until, status: coolDown.status) }
-                let failure = lastFailure?.failure
-                logger.warning("Switching provider: \(slot.name) failed for model \(route.name): \(failure.map { "\($0)" } ?? "")")
-                metrics.failover(model: route.name, provider: slot.name, reason: failure?.kind ?? "")
+                logger.warning("Switching provider: \(slot.name) failed for model \(route.name): \(failure)")
+                metrics.failover(model: route.name, provider: slot.name, reason: failure.kind)
                 action = sequence.next()
 
-            case .returnUpstreamAnswer(let slot):
+            case .returnUpstreamAnswer(let slot, let failure):
                 lease?.release()
-                guard let lastFailure, let answer = lastFailure.upstreamAnswer else {
+                guard let upstreamAnswer else {
                     preconditionFailure("returnUpstreamAnswer is only decided for a failure with an upstream answer")
                 }
-                logger.info("Provider \(slot.name) rejected the request with \(lastFailure.failure); returning it to the client")
-                return answer
+                logger.info("Provider \(slot.name) rejected the request with \(failure); returning it to the client")
+                return upstreamAnswer
 
             case .fail(let error):
                 if !sequence.attempts.isEmpty {
