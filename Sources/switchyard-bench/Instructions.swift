@@ -16,6 +16,9 @@ struct Instructions: AsyncParsableCommand {
     @Option(help: "The switchyard binary (default: the one beside this benchmark).")
     var gateway: String?
 
+    @Option(help: "A directory to keep both runs' callgrind profiles in (callgrind.<scenario>-<requests>.out).")
+    var keepProfiles: String?
+
     func run() async throws {
         let original = gateway ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("switchyard").path
@@ -52,6 +55,16 @@ struct Instructions: AsyncParsableCommand {
                 )
             }
             print("| \(name) | \((totals[1] - totals[0]) / requests) |")
+            // Both runs, so that a profile of the requests alone is their difference.
+            if let keepProfiles {
+                for count in [base, base + requests] {
+                    let kept = URL(fileURLWithPath: keepProfiles).appendingPathComponent("callgrind.\(model)-\(count).out")
+                    try? FileManager.default.removeItem(at: kept)
+                    try FileManager.default.copyItem(
+                        at: work.appendingPathComponent("\(model)-\(count)/callgrind.out"), to: kept
+                    )
+                }
+            }
         }
     }
 
