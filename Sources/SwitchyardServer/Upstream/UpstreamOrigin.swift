@@ -29,46 +29,52 @@ struct UpstreamURL: Equatable, Sendable {
     /// Parses `http://` and `https://` URLs (host names, IPv4, bracketed IPv6, optional port, no user info); a
     /// provider's endpoint was checked when the config was loaded, so a failure here is a kind's bug or a
     /// malformed token URL.
+    ///
+    /// It runs for every upstream request, so it works on the UTF-8 bytes: every delimiter is ASCII, and walking
+    /// `Character`s cost more than the rest of building the request.
     init?(_ url: String, caFile: String? = nil) {
+        let bytes = url.utf8
         let secure: Bool
-        let rest: Substring
         if url.hasPrefix("https://") {
             secure = true
-            rest = url.dropFirst(8)
         } else if url.hasPrefix("http://") {
             secure = false
-            rest = url.dropFirst(7)
         } else {
             return nil
         }
-        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
-        var path = rest[authorityEnd...]
-        if let fragment = path.firstIndex(of: "#") { path = path[..<fragment] }
-        guard !authority.isEmpty, !authority.contains("@") else { return nil }
-        var host: Substring
-        var portText: Substring?
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { return nil }
-            host = authority[authority.index(after: authority.startIndex)..<close]
-            let after = authority[authority.index(after: close)...]
-            if !after.isEmpty {
-                guard after.hasPrefix(":") else { return nil }
-                portText = after.dropFirst()
+        let authorityStart = bytes.index(bytes.startIndex, offsetBy: secure ? 8 : 7)
+        let authorityEnd =
+            bytes[authorityStart...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }
+            ?? bytes.endIndex
+        let pathEnd = bytes[authorityEnd...].firstIndex(of: UInt8(ascii: "#")) ?? bytes.endIndex
+        let authority = bytes[authorityStart..<authorityEnd]
+        guard !authority.isEmpty, !authority.contains(UInt8(ascii: "@")) else { return nil }
+        var hostRange = authorityStart..<authorityEnd
+        var portRange: Range<String.Index>?
+        if authority.first == UInt8(ascii: "[") {
+            guard let close = authority.firstIndex(of: UInt8(ascii: "]")) else { return nil }
+            hostRange = bytes.index(after: authorityStart)..<close
+            let afterClose = bytes.index(after: close)
+            if afterClose < authorityEnd {
+                guard bytes[afterClose] == UInt8(ascii: ":") else { return nil }
+                portRange = bytes.index(after: afterClose)..<authorityEnd
             }
-        } else if let colon = authority.lastIndex(of: ":") {
-            host = authority[..<colon]
-            portText = authority[authority.index(after: colon)...]
-        } else {
-            host = authority
+        } else if let colon = authority.lastIndex(of: UInt8(ascii: ":")) {
+            hostRange = authorityStart..<colon
+            portRange = bytes.index(after: colon)..<authorityEnd
         }
-        guard !host.isEmpty else { return nil }
+        guard !hostRange.isEmpty else { return nil }
         var port = secure ? 443 : 80
-        if let portText {
-            guard let value = Int(portText), (1...65_535).contains(value) else { return nil }
+        if let portRange {
+            guard let value = Int(url[portRange]), (1...65_535).contains(value) else { return nil }
             port = value
         }
-        origin = UpstreamOrigin(secure: secure, host: host.lowercased(), port: port, caFile: secure ? caFile : nil)
+        let host = url[hostRange]
+        let hasUppercase = host.utf8.contains { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
+        origin = UpstreamOrigin(
+            secure: secure, host: hasUppercase ? host.lowercased() : String(host), port: port, caFile: secure ? caFile : nil
+        )
+        let path = url[authorityEnd..<pathEnd]
         target = path.isEmpty ? "/" : (path.hasPrefix("?") ? "/" + path : String(path))
     }
 }
