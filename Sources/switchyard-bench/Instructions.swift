@@ -35,6 +35,9 @@ struct Instructions: AsyncParsableCommand {
         guard let upstreamPort = Int(try upstream.waitForLine(startingWith: "listening")) else {
             throw BenchError("the upstream printed no port")
         }
+        if let keepProfiles {
+            try FileManager.default.createDirectory(atPath: keepProfiles, withIntermediateDirectories: true)
+        }
         let load = LoadGenerator(threads: 1)
         defer { load.shutdown() }
         print("| scenario | instructions per request |")
