@@ -21,11 +21,16 @@ public struct GatewayOptions: Sendable {
     public var clock: any GatewayClock
     /// The sink of `gateway.log` (made by whoever bootstraps logging), flushed by the gateway.
     public var logSink: LogSink?
+    /// The event loops that serve client connections and their upstream pools. A test gives the gateway loops of
+    /// its own, apart from its fake upstreams' and clients', as separate processes would be.
+    public var eventLoopGroup: any EventLoopGroup
 
     public init(
         host: String, port: Int, configFile: String, dataDirectory: String, logDirectory: String,
-        timeZone: TimeZone = .schedules(), clock: any GatewayClock = SystemClock(), logSink: LogSink? = nil
+        timeZone: TimeZone = .schedules(), clock: any GatewayClock = SystemClock(), logSink: LogSink? = nil,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
+        self.eventLoopGroup = eventLoopGroup
         self.host = host
         self.port = port
         self.configFile = configFile
@@ -67,7 +72,7 @@ public enum Gateway {
             responsesDirectory: (options.dataDirectory as NSString).appendingPathComponent("responses"),
             clock: options.clock, logger: logger, metrics: metrics, listenHost: options.host
         )
-        let pools = UpstreamPools(group: MultiThreadedEventLoopGroup.singleton) {
+        let pools = UpstreamPools(group: options.eventLoopGroup) {
             UpstreamConnectionPool.Settings(state.table.config.global)
         }
         let requestLog = LogSink(
@@ -94,7 +99,7 @@ public enum Gateway {
         return Application(
             router: router,
             server: HTTPServerBuilder { responder in
-                GatewayHTTP1Channel(responder: responder) { ClientConnectionLimits(state.table.config.global) }
+                GatewayHTTP1Channel(responder: responder, engine: proxy) { ClientConnectionLimits(state.table.config.global) }
             },
             // A deep accept queue: streams open in bursts, and a dropped SYN costs the client a one-second retry.
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil, backlog: 4096),
@@ -105,6 +110,7 @@ public enum Gateway {
                 UpstreamPoolService(pools: pools),
             ],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
+            eventLoopGroupProvider: .shared(options.eventLoopGroup),
             logger: logger
         )
     }

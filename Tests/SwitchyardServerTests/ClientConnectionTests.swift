@@ -80,6 +80,34 @@ struct ClientConnectionTests {
         }
     }
 
+    /// The data plane and Hummingbird's router share each connection: requests sent back to back before any
+    /// answer (pipelined) are answered one at a time, in order, whichever serves each.
+    @Test func pipelinedRequestsForTheDataPlaneAndTheRouterAreAnsweredInOrder() async throws {
+        try await GatewayHarness.run {
+            #"{"m":{"providers":[{"type":"echo","name":"e"}]}}"#
+        } _: { client in
+            let chat = #"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#
+            func post(_ id: String, _ extra: String = "") -> String {
+                "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Request-Id: \(id)\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: \(chat.utf8.count)\r\n\(extra)\r\n\(chat)"
+            }
+            let requests =
+                post("r1") + "GET /health HTTP/1.1\r\nHost: x\r\nX-Request-Id: r2\r\n\r\n" + post("r3")
+                + "GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Request-Id: r4\r\n\r\n" + post("r5", "Connection: close\r\n")
+            let connection = try await RawConnection.open(port: client.port, sending: requests)
+            let text = try #require(try await connection.readUntilClosed(within: 10), "the connection stayed open")
+            let lower = text.lowercased()
+            let answers = lower.components(separatedBy: "http/1.1 ").dropFirst()
+            #expect(answers.count == 5, "\(text)")
+            for (index, answer) in answers.enumerated() {
+                #expect(answer.hasPrefix("200 "), "\(answer)")
+                #expect(answer.contains("x-request-id: r\(index + 1)\r\n"), "\(answer)")
+            }
+            #expect(answers.dropFirst(1).first?.contains("healthy") == true)
+            #expect(answers.dropFirst(4).first?.contains("chat.completion") == true)
+        }
+    }
+
     @Test func theLimitsNeverCutALongStreamOrASlowUpstream() async throws {
         let upstream = FakeUpstream { request in
             if request.json["stream"] as? Bool == true {

@@ -58,7 +58,7 @@ struct MappingTests {
             let image = String(repeating: "QUJD", count: 5 * 1024 * 1024 / 4)  // 5 MiB of base64
             let body = #"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,\#(image)"}}]}]}"#
             let reply = try await client.post("/v1/chat/completions", body)
-            #expect(reply.status == 200)
+            #expect(reply.status == 200, "\(reply.body)")
             #expect(upstream.requests.first?.bodyString == body)
         }
     }

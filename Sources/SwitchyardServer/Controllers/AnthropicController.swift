@@ -5,19 +5,14 @@ import Logging
 import NIOCore
 import SwitchyardCore
 
-/// Anthropic's Messages API: `POST /v1/messages` served by any provider kind (byte-exact by Anthropic providers,
-/// translated for the others), and `POST /v1/messages/count_tokens`. Errors come in Anthropic's shape.
+/// Anthropic's `POST /v1/messages/count_tokens` (the data plane serves `POST /v1/messages`). Errors come in
+/// Anthropic's shape.
 struct AnthropicController {
     let proxy: ProxyEngine
     let state: GatewayState
 
     func addRoutes(to router: Router<GatewayRequestContext>) {
         let group = router.clientAPIGroup("v1/messages", dialect: .anthropic, recorder: proxy.recorder, state: state)
-        group.post { request, context in
-            let body = try await proxy.collectBody(of: request)
-            let inbound = InboundRequest(anthropic: try AnthropicMessagesRequest(body: body))
-            return try await proxy.serve(inbound, request: request, context: context)
-        }
         group.post("count_tokens") { request, context in
             try await countTokens(request, context: context)
         }
@@ -25,7 +20,13 @@ struct AnthropicController {
 
     /// Asked of the model's first Anthropic provider that answers; otherwise estimated from the text.
     private func countTokens(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        let body = try await proxy.collectBody(of: request)
+        let limit = state.table.config.global.maxRequestBodyBytes
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw GatewayError.payloadTooLarge(limit: limit)
+        }
         let messages = try AnthropicMessagesRequest(body: body, requiresMaxTokens: false)
         guard let route = state.table.route(for: messages.model) else { throw GatewayError.modelNotFound(messages.model) }
         let clientHeaders = request.headers.map { HeaderField($0.name.rawName, $0.value) }

@@ -4,7 +4,7 @@ import Hummingbird
 import NIOCore
 import SwitchyardCore
 
-/// The OpenAI-compatible routes, with and without the `/v1` prefix.
+/// The OpenAI-compatible model list, with and without the `/v1` prefix (the data plane serves the `POST` routes).
 struct OpenAIController {
     let state: GatewayState
     let proxy: ProxyEngine
@@ -14,11 +14,6 @@ struct OpenAIController {
             let group = router.clientAPIGroup(
                 RouterPath(prefix.isEmpty ? "/" : prefix), dialect: .openAI, recorder: proxy.recorder, state: state
             )
-            for endpoint in APIEndpoint.allCases {
-                group.post(RouterPath(endpoint.rawValue)) { request, context in
-                    try await proxy.handle(endpoint, request: request, context: context)
-                }
-            }
             group.get("models") { _, _ in listModels() }
             group.get("models/{model}") { _, context in
                 let name = context.parameters.get("model") ?? ""

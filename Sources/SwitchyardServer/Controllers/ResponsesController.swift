@@ -4,10 +4,9 @@ import Hummingbird
 import NIOCore
 import SwitchyardCore
 
-/// OpenAI's Responses API, with and without the `/v1` prefix: `POST /responses` served by any provider kind
-/// (byte-exact by providers marked `responses: true`, translated to chat completions for the others), and the
-/// kept responses (`GET` and `DELETE /responses/{id}`, `GET /responses/{id}/input_items`), each visible only to the
-/// gateway key that created it.
+/// OpenAI's kept responses, with and without the `/v1` prefix: `GET` and `DELETE /responses/{id}`,
+/// `GET /responses/{id}/input_items`, each visible only to the gateway key that created it (the data plane serves
+/// `POST /responses`).
 struct ResponsesController {
     let proxy: ProxyEngine
     let state: GatewayState
@@ -15,9 +14,6 @@ struct ResponsesController {
     func addRoutes(to router: Router<GatewayRequestContext>) {
         for path in ["/v1/responses", "/responses"] {
             let group = router.clientAPIGroup(RouterPath(path), dialect: .openAI, recorder: proxy.recorder, state: state)
-            group.post { request, context in
-                try await create(request, context: context)
-            }
             group.get("{id}") { _, context in
                 let stored = try kept(context.parameters.get("id") ?? "", context: context)
                 return Response(
@@ -39,32 +35,6 @@ struct ResponsesController {
         }
     }
 
-    private func create(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        var responses = try ResponsesRequest(body: try await proxy.collectBody(of: request))
-        let ownerKey = owner(of: context)
-        var session = ProxyEngine.sessionID(in: request.headers)
-        if let previousID = responses.previousResponseID {
-            guard let previous = state.responses.get(previousID, owner: ownerKey) else {
-                throw GatewayError.previousResponseNotFound(previousID)
-            }
-            responses = responses.continuing(after: previous.history())
-            session = session ?? previous.sessionID
-            // A session the gateway forgot (a restart) goes on where its previous response was served.
-            if let session, previous.model == responses.model,
-                state.sessions.provider(session: session, model: previous.model) == nil
-            {
-                state.sessions.record(session: session, model: previous.model, provider: previous.provider)
-            }
-        }
-        let call = ResponsesCall(request: responses, createdAt: state.clock.now())
-        let keeping =
-            responses.store
-            ? ResponseKeeping(owner: ownerKey, session: session, input: JSONValue.encode(responses.inputItems())) : nil
-        return try await proxy.serve(
-            InboundRequest(responses: call), request: request, context: context, session: session, keeping: keeping
-        )
-    }
-
     private func kept(_ id: String, context: GatewayRequestContext) throws -> StoredResponse {
         guard let stored = state.responses.get(id, owner: owner(of: context)) else {
             throw GatewayError.responseNotFound(id)
@@ -72,11 +42,8 @@ struct ResponsesController {
         return stored
     }
 
-    /// The fingerprint of the gateway key a request presented, as its trace already holds it ("" when the gateway
-    /// has no keys: one owner).
     private func owner(of context: GatewayRequestContext) -> String {
-        guard !state.table.config.global.apiKeys.isEmpty else { return "" }
-        return context.trace?.clientKeyFingerprint ?? ""
+        ProxyEngine.owner(of: context.trace, state: state)
     }
 
     /// One page of a kept response's input items, as OpenAI lists them: `order` desc (default) or asc, `limit`

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
+import ServiceLifecycle
 import SwitchyardCore
 
 /// What a client connection may hold: read from the config in force when the connection is accepted.
@@ -24,14 +25,16 @@ struct ClientConnectionLimits: Sendable {
     }
 }
 
-/// Hummingbird's HTTP/1 channel with limits on what a client can make the gateway hold: a request head must arrive
-/// within `headTimeout` of its first byte (else 408) and within `maxHeadBytes` (else 431), and an idle keep-alive
-/// connection is closed after `keepAliveTimeout`. None of these apply while a response is being written, so long
-/// streams and slow upstreams are never cut.
+/// Hummingbird's HTTP/1 channel with the data plane in its pipeline: client-API requests are served by
+/// `DataPlaneHandler` on the connection's event loop, everything else by Hummingbird's router. It limits what a
+/// client can make the gateway hold: a request head must arrive within `headTimeout` of its first byte (else 408)
+/// and within `maxHeadBytes` (else 431), and an idle keep-alive connection is closed after `keepAliveTimeout`. None
+/// of these apply while a response is being written, so long streams and slow upstreams are never cut.
 struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
     typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
 
     let responder: HTTPChannelHandler.Responder
+    let engine: ProxyEngine
     let limits: @Sendable () -> ClientConnectionLimits
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -53,14 +56,22 @@ struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
             try pipeline.addHandler(
                 HTTPConnectionStateHandler(idleTimeout: .nanoseconds(limits.keepAliveTimeout.nanoseconds), logger: logger)
             )
+            try pipeline.addHandler(DataPlaneHandler(engine: engine, logger: logger))
             return try NIOAsyncChannel(
                 wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true)
             )
         }
     }
 
+    /// Hummingbird serves the connection's other requests; on shutdown the data plane's request, if one runs, gets
+    /// the grace period in force then.
     func handle(value asyncChannel: Value, logger: Logger) async {
-        await handleHTTP(asyncChannel: asyncChannel, logger: logger)
+        let channel = asyncChannel.channel
+        await withGracefulShutdownHandler {
+            await handleHTTP(asyncChannel: asyncChannel, logger: logger)
+        } onGracefulShutdown: {
+            channel.pipeline.fireUserInboundEventTriggered(DataPlaneHandler.ShutdownStarted())
+        }
     }
 }
 

@@ -94,11 +94,13 @@ final class UpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {
             exchange.receivedBody(chunk)
         case .end:
             self.exchange = nil
-            exchange.receivedEnd()
             // Idle, it keeps reading: that is how a close by the upstream is noticed.
             resumeReading()
-            // A request still being written when the answer ended (an early answer) leaves the stream out of step.
+            // Back in the pool before the exchange hears of its end, so that a next attempt its receiver starts
+            // at once can take this connection. A request still being written when the answer ended (an early
+            // answer) leaves the stream out of step.
             pool.release(self, reusable: keepAlive && requestWritten)
+            exchange.receivedEnd()
         }
     }
 

@@ -1,8 +1,20 @@
 import NIOCore
 import NIOHTTP1
 
-/// One upstream request and its answer as it arrives: the pool's connection feeds it on its event loop, and a task
-/// reads it with `head()` and `next()` (without a hop when that task runs on the same loop).
+/// What hears an exchange's answer as it arrives, on the exchange's event loop: the proxy's data plane.
+protocol UpstreamExchangeReceiver: AnyObject {
+    func exchangeReceivedHead(_ head: HTTPResponseHead)
+    func exchangeReceivedBody(_ chunk: ByteBuffer)
+    /// The answer is complete (success) or lost; called once, and nothing follows.
+    func exchangeEnded(_ result: Result<Void, any Error>)
+    /// Whether it can take more of the body now (its client keeps up); when it cannot, the connection stops
+    /// reading from the upstream until `UpstreamExchange.resumeReading()`.
+    var wantsMoreData: Bool { get }
+}
+
+/// One upstream request and its answer as it arrives: the pool's connection feeds it on its event loop, either to
+/// its `receiver` as each part comes (the data plane, on the same loop) or into a buffer that a task reads with
+/// `responseHead()` and `next()` (token fetches and other calls off the data plane).
 ///
 /// All state is confined to `eventLoop`; the public methods hop there when called from elsewhere, hence the
 /// unchecked `Sendable`. The body is buffered up to `highWatermark` bytes: beyond that the connection stops reading
@@ -27,6 +39,8 @@ final class UpstreamExchange: @unchecked Sendable {
     private var deadline: Scheduled<Void>?
     /// The connection carrying the request, once it has one.
     private var connection: UpstreamConnection?
+    /// Set before `send`, on the loop; cleared by whoever abandons the exchange, before `cancel()`.
+    weak var receiver: (any UpstreamExchangeReceiver)?
 
     init(eventLoop: any EventLoop, origin: UpstreamOrigin, head: HTTPRequestHead, body: ByteBuffer) {
         self.eventLoop = eventLoop
@@ -38,8 +52,16 @@ final class UpstreamExchange: @unchecked Sendable {
     /// Whether the answer is complete or failed (a queued exchange that finished is skipped).
     var isFinished: Bool { end != nil }
 
-    /// The body buffered so far is small enough to read more.
-    var wantsMoreData: Bool { bufferedBytes < Self.highWatermark }
+    /// The body buffered so far is small enough to read more (or the receiver keeps up).
+    var wantsMoreData: Bool {
+        if let receiver { return receiver.wantsMoreData }
+        return bufferedBytes < Self.highWatermark
+    }
+
+    /// The receiver can take more again.
+    func resumeReading() {
+        connection?.resumeReading()
+    }
 
     // MARK: The connection's side (on the event loop)
 
@@ -63,12 +85,18 @@ final class UpstreamExchange: @unchecked Sendable {
         guard head == nil else { return }
         deadline?.cancel()
         head = .success(responseHead)
-        headWaiter.take()?.resume(returning: responseHead)
+        if let receiver {
+            receiver.exchangeReceivedHead(responseHead)
+        } else {
+            headWaiter.take()?.resume(returning: responseHead)
+        }
     }
 
     func receivedBody(_ chunk: ByteBuffer) {
         guard end == nil else { return }
-        if let waiter = bodyWaiter.take() {
+        if let receiver {
+            receiver.exchangeReceivedBody(chunk)
+        } else if let waiter = bodyWaiter.take() {
             waiter.resume(returning: chunk)
         } else {
             bufferedBytes += chunk.readableBytes
@@ -80,7 +108,11 @@ final class UpstreamExchange: @unchecked Sendable {
         guard end == nil else { return }
         end = .success(())
         connection = nil
-        bodyWaiter.take()?.resume(returning: nil)
+        if let receiver {
+            receiver.exchangeEnded(.success(()))
+        } else {
+            bodyWaiter.take()?.resume(returning: nil)
+        }
     }
 
     /// Ends the exchange with `error` (a no-op once it has ended); the connection, if it still carries the request,
@@ -90,12 +122,18 @@ final class UpstreamExchange: @unchecked Sendable {
         guard end == nil else { return }
         end = .failure(error)
         deadline?.cancel()
+        let connection = connection.take()
+        if let receiver {
+            receiver.exchangeEnded(.failure(error))
+            connection?.abandon(self)
+            return
+        }
         if head == nil {
             head = .failure(error)
             headWaiter.take()?.resume(throwing: error)
         }
         bodyWaiter.take()?.resume(throwing: error)
-        connection.take()?.abandon(self)
+        connection?.abandon(self)
     }
 
     // MARK: The reader's side (any task)

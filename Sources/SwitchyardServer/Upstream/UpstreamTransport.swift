@@ -54,12 +54,10 @@ final class UpstreamBody: @unchecked Sendable {
         }
     }
 
-    /// Reads the rest of the body, failing when it exceeds `limit` bytes; `streamGuard` (if any) is told of every
-    /// chunk.
-    func collect(upTo limit: Int, guard streamGuard: StreamGuard? = nil) async throws -> ByteBuffer {
+    /// Reads the rest of the body, failing when it exceeds `limit` bytes.
+    func collect(upTo limit: Int) async throws -> ByteBuffer {
         var collected = ByteBuffer()
         while let chunk = try await next() {
-            streamGuard?.touch()
             guard collected.readableBytes + chunk.readableBytes <= limit else {
                 throw UpstreamBodyTooLarge(limit: limit)
             }
@@ -83,15 +81,34 @@ struct UpstreamTransport: Sendable {
     let pools: UpstreamPools
 
     /// Sends the request and waits for the answer's head; the provider's `timeout` bounds that wait.
-    /// - Parameter eventLoop: the client connection's loop, whose pool carries the request.
+    /// - Parameter eventLoop: the loop whose pool carries the request.
     func send(
         _ request: UpstreamRequest, provider: ProviderConfig, kind: any ProviderKind, on eventLoop: any EventLoop
     ) async throws -> UpstreamResponse {
-        if let local = kind.respondLocally(to: request) {
+        switch try prepare(request, provider: provider, kind: kind, on: eventLoop) {
+        case .local(let local):
             return UpstreamResponse(
                 status: local.status, headers: ["content-type": local.contentType], body: UpstreamBody(chunks: local.chunks)
             )
+        case .exchange(let exchange):
+            let body = UpstreamBody(exchange)
+            start(exchange, provider: provider)
+            let head = try await exchange.responseHead()
+            return UpstreamResponse(status: Int(head.status.code), headers: head.headers, body: body)
         }
+    }
+
+    /// How a request is answered: in-process by a local kind, or by an exchange not yet sent.
+    enum Prepared {
+        case local(LocalResponse)
+        case exchange(UpstreamExchange)
+    }
+
+    /// Puts the request on the wire's terms (host, framing) without sending it.
+    func prepare(
+        _ request: UpstreamRequest, provider: ProviderConfig, kind: any ProviderKind, on eventLoop: any EventLoop
+    ) throws(UpstreamTransportError) -> Prepared {
+        if let local = kind.respondLocally(to: request) { return .local(local) }
         guard let url = UpstreamURL(request.url, caFile: provider.caFile) else { throw UpstreamTransportError.invalidURL }
         var headers = HTTPHeaders()
         headers.reserveCapacity(request.headers.count + 2)
@@ -100,14 +117,19 @@ struct UpstreamTransport: Sendable {
             headers.add(name: header.name, value: header.value)
         }
         headers.add(name: "content-length", value: String(request.body.readableBytes))
-        let exchange = UpstreamExchange(
-            eventLoop: eventLoop, origin: url.origin,
-            head: HTTPRequestHead(version: .http1_1, method: .POST, uri: url.target, headers: headers), body: request.body
+        return .exchange(
+            UpstreamExchange(
+                eventLoop: eventLoop, origin: url.origin,
+                head: HTTPRequestHead(version: .http1_1, method: .POST, uri: url.target, headers: headers), body: request.body
+            )
         )
-        let body = UpstreamBody(exchange)
-        exchange.send(through: pools.pool(for: eventLoop), headDeadline: .now() + .fromSeconds(provider.timeout))
-        let head = try await exchange.responseHead()
-        return UpstreamResponse(status: Int(head.status.code), headers: head.headers, body: body)
+    }
+
+    /// Sends a prepared exchange through its loop's pool; the provider's `timeout` bounds the wait for its head.
+    func start(_ exchange: UpstreamExchange, provider: ProviderConfig) {
+        exchange.send(
+            through: pools.pool(for: exchange.eventLoop), headDeadline: .now() + .fromSeconds(provider.timeout)
+        )
     }
 
     /// Headers the transport writes itself: a kind's or client's copy would contradict the real framing.

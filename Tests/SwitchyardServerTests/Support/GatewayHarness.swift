@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 import SwitchyardCore
@@ -19,6 +20,10 @@ enum GatewayHarness {
         }
         return Logger(label: "switchyard-test", factory: { _ in SwiftLogNoOpLogHandler() })
     }
+
+    /// The gateways' event loops: apart from the fake upstreams' and clients' (the shared singleton), as separate
+    /// processes would be, so that a gateway serving on its loops is not slowed by the test's own traffic there.
+    static let gatewayLoops = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
 
     /// Starts `upstream` (if any), then the gateway on the config `config` builds (it can use the upstream's
     /// endpoints; it is written to `client.configFile`, which `/admin/reload` reads), runs `body`, and shuts both
@@ -42,7 +47,8 @@ enum GatewayHarness {
             let data = dataDirectory ?? directory.appendingPathComponent("data")
             let options = GatewayOptions(
                 host: "127.0.0.1", port: 0, configFile: configFile.path, dataDirectory: data.path,
-                logDirectory: directory.appendingPathComponent("logs").path, timeZone: timeZone, clock: clock
+                logDirectory: directory.appendingPathComponent("logs").path, timeZone: timeZone, clock: clock,
+                eventLoopGroup: gatewayLoops
             )
             let port = Mutex<Int>(0)
             try await withServices({ ready in
