@@ -106,7 +106,11 @@ extension ReloadTests {
             return Reply.chatCompletion(content: "ok", usage: (20, 22))
         }
         try await GatewayHarness.run(upstream: upstream) {
-            modelConfig([providerJSON("leaving", endpoint: upstream.endpoint("leaving")), providerJSON("staying", endpoint: upstream.endpoint("staying"), priority: 2)])
+            // The answer is held through a reload and three more requests: a loaded machine must not time it out.
+            modelConfig([
+                providerJSON("leaving", endpoint: upstream.endpoint("leaving"), timeout: 120),
+                providerJSON("staying", endpoint: upstream.endpoint("staying"), priority: 2),
+            ])
         } _: { client in
             defer { release.open() }
             let inFlight = Task { try await client.post("/v1/chat/completions", chatBody()) }
