@@ -49,6 +49,33 @@ struct NativeProviderTests {
         }
     }
 
+    @Test("a long context is read and translated off the event loop: whole, streamed, and refused in the dialect when malformed")
+    func aLongContextIsTranslatedWholeAndAMalformedOneIsRefused() async throws {
+        let upstream = FakeUpstream { request in
+            request.json["stream"] as? Bool == true
+                ? Reply.sse(NativeReply.anthropicStream(["long", " read"]))
+                : NativeReply.anthropicMessage("long read")
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("a", endpoint: upstream.endpoint("a"), model: "claude-up", extra: #","type":"anthropic""#)])
+        } _: { client in
+            let context = String(repeating: "word ", count: 60_000)  // 300 KB, over what is read on the loop
+            let reply = try await client.post("/v1/chat/completions", chatBody(content: context))
+            #expect(reply.status == 200 && reply.content == "long read", "\(reply.body)")
+            let sent = try #require(upstream.requests.first)
+            let reachedWhole = sent.path == "messages" && sent.bodyString.contains(#""text":"\#(context)""#)
+            #expect(reachedWhole, "the whole context reaches the provider in its API")
+
+            let streamed = try await client.post("/v1/chat/completions", chatBody(content: context, stream: true))
+            #expect(streamed.streamedContent == "long read")
+
+            let malformed = try await client.post("/v1/chat/completions", #"{"model":"m","messages":[{"role":"user","content":""# + context)
+            #expect(malformed.status == 400)
+            #expect(malformed.error["type"] as? String == "invalid_request_error", "\(malformed.body)")
+            #expect(upstream.requests.count == 2)
+        }
+    }
+
     @Test("an Anthropic overloaded answer and an error event before the first byte both fail over to an OpenAI provider")
     func anthropicFailuresFailOverToAnOpenAIProvider() async throws {
         let upstream = FakeUpstream { request in

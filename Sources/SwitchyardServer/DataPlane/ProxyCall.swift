@@ -3,6 +3,7 @@ import HTTPTypes
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import SwitchyardCore
 
 /// One client-API request, served on its client connection's event loop from the parsed request to the last
@@ -55,6 +56,8 @@ final class ProxyCall: UpstreamExchangeReceiver {
     private let requestID: String
     private let logger: Logger
     private let trace: RequestTrace
+    /// The request's body is large: it is put into each provider's API off the loop.
+    private let readsOffTheLoop: Bool
     private var sequence: AttemptSequence
     private var phase = Phase.deciding
     private var lease: UsageLease?
@@ -89,7 +92,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
     init(
         engine: ProxyEngine, client: DataPlaneHandler, eventLoop: any EventLoop, request: ProxyEngine.Request,
         route: ModelRoute, global: GlobalSettings, clientHeaders: [HeaderField], requestID: String, logger: Logger,
-        trace: RequestTrace
+        trace: RequestTrace, readsOffTheLoop: Bool
     ) {
         self.engine = engine
         self.client = client
@@ -101,6 +104,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
         self.requestID = requestID
         self.logger = logger
         self.trace = trace
+        self.readsOffTheLoop = readsOffTheLoop
         framer = SSEEventFramer(maximumEventBytes: global.maxStreamEventBytes)
         let state = engine.state
         let (clock, timeZone, inbound) = (state.clock, state.timeZone, request.inbound)
@@ -204,36 +208,83 @@ final class ProxyCall: UpstreamExchangeReceiver {
         }
     }
 
+    /// What an attempt sends: the request in the provider's API, prepared for the transport.
+    private enum Outgoing: Sendable {
+        case ready(UpstreamTransport.Prepared)
+        /// The request could not be put into the provider's API (a client mistake only that API rejects).
+        case untranslatable(GatewayError)
+        case failed(AttemptFailure)
+    }
+
     private func send(credential: String) {
         guard var attempt else { return }
         attempt.credential = credential
         self.attempt = attempt
-        let provider = attempt.provider
+        let (engine, translation, clientHeaders, requestID, eventLoop) =
+            (engine, attempt.translation, clientHeaders, requestID, eventLoop)
+        let upstreamStream = attempt.upstreamStream
+        guard readsOffTheLoop else {
+            return send(
+                Self.outgoing(
+                    translation, credential: credential, upstreamStream: upstreamStream, clientHeaders: clientHeaders,
+                    requestID: requestID, engine: engine, eventLoop: eventLoop
+                )
+            )
+        }
+        // A large body is put into the provider's API on the blocking-work pool, as it was read there.
+        let generation = timerGeneration
+        NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) {
+            Self.outgoing(
+                translation, credential: credential, upstreamStream: upstreamStream, clientHeaders: clientHeaders,
+                requestID: requestID, engine: engine, eventLoop: eventLoop
+            )
+        }.assumeIsolated().whenComplete { [self] result in
+            // Still the same attempt (anything that ended it moved the generation on).
+            guard generation == timerGeneration, case .sending = phase else { return }
+            switch result {
+            case .success(let outgoing): send(outgoing)
+            case .failure(let error): attemptFailed(ProxyEngine.classify(error))
+            }
+        }
+    }
+
+    private static func outgoing(
+        _ translation: AttemptTranslation, credential: String, upstreamStream: Bool, clientHeaders: [HeaderField],
+        requestID: String, engine: ProxyEngine, eventLoop: any EventLoop
+    ) -> Outgoing {
         var upstreamRequest: UpstreamRequest
-        do {
-            upstreamRequest = try attempt.translation.kind.makeRequest(
-                attempt.translation.request, provider: provider, credential: credential,
-                upstreamStream: attempt.upstreamStream, clientHeaders: clientHeaders
+        do throws(GatewayError) {
+            upstreamRequest = try translation.kind.makeRequest(
+                translation.request, provider: translation.provider, credential: credential,
+                upstreamStream: upstreamStream, clientHeaders: clientHeaders
             )
         } catch {
-            // The request could not be put into the provider's API (a client mistake only that API rejects).
-            return attemptFailed(
-                .status(error.statusCode, retryAfter: nil), upstreamAnswer: ClientAnswer(error, dialect: inbound.api.dialect)
-            )
+            return .untranslatable(error)
         }
         upstreamRequest.headers.append(HeaderField("x-request-id", requestID))
-        let prepared: UpstreamTransport.Prepared
         do {
-            prepared = try engine.transport.prepare(upstreamRequest, provider: provider, kind: attempt.translation.kind, on: eventLoop)
+            return .ready(
+                try engine.transport.prepare(upstreamRequest, provider: translation.provider, kind: translation.kind, on: eventLoop)
+            )
         } catch {
-            return attemptFailed(ProxyEngine.classify(error))
+            return .failed(ProxyEngine.classify(error))
         }
-        switch prepared {
-        case .exchange(let exchange):
+    }
+
+    private func send(_ outgoing: Outgoing) {
+        guard let attempt else { return }
+        switch outgoing {
+        case .untranslatable(let error):
+            attemptFailed(
+                .status(error.statusCode, retryAfter: nil), upstreamAnswer: ClientAnswer(error, dialect: inbound.api.dialect)
+            )
+        case .failed(let failure):
+            attemptFailed(failure)
+        case .ready(.exchange(let exchange)):
             self.exchange = exchange
             exchange.receiver = self
-            engine.transport.start(exchange, provider: provider)
-        case .local(let local):
+            engine.transport.start(exchange, provider: attempt.provider)
+        case .ready(.local(let local)):
             exchangeReceivedHead(
                 HTTPResponseHead(
                     version: .http1_1, status: .init(statusCode: local.status), headers: ["content-type": local.contentType]

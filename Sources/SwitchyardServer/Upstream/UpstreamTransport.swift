@@ -99,7 +99,7 @@ struct UpstreamTransport: Sendable {
     }
 
     /// How a request is answered: in-process by a local kind, or by an exchange not yet sent.
-    enum Prepared {
+    enum Prepared: Sendable {
         case local(LocalResponse)
         case exchange(UpstreamExchange)
     }
