@@ -6,13 +6,17 @@ import Testing
 /// credentials as for any provider.
 @Suite("Native providers")
 struct NativeProviderTests {
+    /// An Anthropic upstream that answers with `words`, streamed when asked to.
+    static func anthropicUpstream(saying words: [String]) -> FakeUpstream {
+        FakeUpstream { request in
+            request.json["stream"] as? Bool == true
+                ? Reply.sse(NativeReply.anthropicStream(words)) : NativeReply.anthropicMessage(words.joined())
+        }
+    }
+
     @Test("an Anthropic provider answers an OpenAI client, and its usage counts with cache tokens")
     func anAnthropicProviderAnswersAnOpenAIClient() async throws {
-        let upstream = FakeUpstream { request in
-            request.json["stream"] as? Bool == true
-                ? Reply.sse(NativeReply.anthropicStream(["Hello", " there"]))
-                : NativeReply.anthropicMessage("Hello there")
-        }
+        let upstream = Self.anthropicUpstream(saying: ["Hello", " there"])
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig([providerJSON("a", endpoint: upstream.endpoint("a"), model: "claude-up", extra: #","type":"anthropic""#)])
         } _: { client in
@@ -51,11 +55,7 @@ struct NativeProviderTests {
 
     @Test("a long context is read and translated off the event loop: whole, streamed, and refused in the dialect when malformed")
     func aLongContextIsTranslatedWholeAndAMalformedOneIsRefused() async throws {
-        let upstream = FakeUpstream { request in
-            request.json["stream"] as? Bool == true
-                ? Reply.sse(NativeReply.anthropicStream(["long", " read"]))
-                : NativeReply.anthropicMessage("long read")
-        }
+        let upstream = Self.anthropicUpstream(saying: ["long", " read"])
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig([providerJSON("a", endpoint: upstream.endpoint("a"), model: "claude-up", extra: #","type":"anthropic""#)])
         } _: { client in
