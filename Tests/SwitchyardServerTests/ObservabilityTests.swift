@@ -233,3 +233,49 @@ struct CapturingLogHandler: LogHandler {
         lines.withLock { $0.append("\(event.level) \(event.message)") }
     }
 }
+
+extension ObservabilityTests {
+    @Test func logLineNumbersAreWrittenAsSwiftPrintsThemAndNeverTrap() throws {
+        func decimal(_ value: Double, places: Int = 2) -> String {
+            var line = JSONLine()
+            line.field("n", decimal: value, places: places)
+            return String(decoding: line.bytes(), as: UTF8.self)
+        }
+        #expect(decimal(12) == #"{"n":12.0}"#)
+        #expect(decimal(0.25) == #"{"n":0.25}"#)
+        #expect(decimal(1.004) == #"{"n":1.0}"#)
+        #expect(decimal(1234.5678, places: 3) == #"{"n":1234.568}"#)
+        #expect(decimal(0.0004, places: 3) == #"{"n":0.0}"#)
+        #expect(decimal(-2.5) == #"{"n":-2.5}"#)
+        #expect(decimal(.nan) == #"{"n":null}"# && decimal(.infinity) == #"{"n":null}"#)
+        for value in [0.0, 0.1, 0.7, 3.14159, 99.999, 1e6 + 0.5] {
+            let expected = String((value * 100).rounded() / 100)
+            #expect(decimal(value) == #"{"n":\#(expected)}"#)
+        }
+
+        var line = JSONLine()
+        line.field("min", integer: .min)
+        line.field("max", integer: .max)
+        line.field("none", string: nil)
+        line.field("list", objects: [1, 2]) { item, number in item.field("i", integer: number) }
+        line.field("at", time: Date(timeIntervalSince1970: 1_764_561_600.125))
+        let text = String(decoding: line.bytes(), as: UTF8.self)
+        #expect(
+            text == #"{"min":-9223372036854775808,"max":9223372036854775807,"none":null,"list":[{"i":1},{"i":2}],"at":"2025-12-01T04:00:00.125Z"}"#
+        )
+        #expect(try JSONSerialization.jsonObject(with: Data(text.utf8)) is [String: Any])
+    }
+
+    @Test func logTimestampsAreRightAcrossSecondsAndDays() {
+        func stamp(_ seconds: Double) -> String {
+            var bytes = [UInt8]()
+            LogTime.append(Date(timeIntervalSince1970: seconds), to: &bytes)
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        #expect(stamp(0) == "1970-01-01T00:00:00.000Z")
+        #expect(stamp(1_764_633_599.999) == "2025-12-01T23:59:59.999Z")
+        #expect(stamp(1_764_633_600.5) == "2025-12-02T00:00:00.500Z", "the kept second is not reused for the next one")
+        #expect(stamp(1_764_633_600.25) == "2025-12-02T00:00:00.250Z")
+        #expect(stamp(1_709_210_096) == "2024-02-29T12:34:56.000Z")
+    }
+}

@@ -108,18 +108,15 @@ public struct UsageFiles: Sendable {
     public func format(_ date: Date) -> String {
         let seconds = Int(date.timeIntervalSince1970.rounded(.down))
         let offset = timeZone.secondsFromGMT(for: date)
-        var time = time_t(seconds + offset)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func digits(_ value: Int32, _ count: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, count - text.count)) + text
-        }
-        let sign = offset < 0 ? "-" : "+"
-        let offsetMinutes = Int32(abs(offset) / 60)
-        return digits(parts.tm_year + 1900, 4) + "-" + digits(parts.tm_mon + 1, 2) + "-" + digits(parts.tm_mday, 2) + "T"
-            + digits(parts.tm_hour, 2) + ":" + digits(parts.tm_min, 2) + ":" + digits(parts.tm_sec, 2) + sign
-            + digits(offsetMinutes / 60, 2) + ":" + digits(offsetMinutes % 60, 2)
+        var text = [UInt8]()
+        text.reserveCapacity(25)
+        ISOTimestamp.appendDateTime(seconds: seconds + offset, to: &text)
+        text.append(offset < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+        let offsetMinutes = abs(offset) / 60
+        ISOTimestamp.appendDigits(offsetMinutes / 60, count: 2, to: &text)
+        text.append(UInt8(ascii: ":"))
+        ISOTimestamp.appendDigits(offsetMinutes % 60, count: 2, to: &text)
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Accepts ISO-8601 with an offset or `Z` (with or without fractional seconds), and the seed's naive local

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import SwitchyardCore
 
 /// Log lines for people: `2026-11-22T03:12:00.123Z INFO switchyard: Selected provider a for model m
 /// [request_id=…]`, written to stderr and to `<log-dir>/gateway.log` through a `LogSink`.
@@ -26,11 +27,28 @@ public struct GatewayLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        var line = "\(LogTime.now()) \(Self.levelName(event.level)) \(label): \(event.message)"
+        var line = [UInt8]()
+        line.reserveCapacity(192)
+        LogTime.appendNow(to: &line)
+        line.append(UInt8(ascii: " "))
+        line += Self.levelName(event.level).utf8
+        line.append(UInt8(ascii: " "))
+        line += label.utf8
+        line += ": ".utf8
+        line += event.message.description.utf8
         if !merged.isEmpty {
-            line += " [" + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "]"
+            line += " [".utf8
+            let entries = merged.count == 1 ? Array(merged) : merged.sorted { $0.key < $1.key }
+            for (index, entry) in entries.enumerated() {
+                if index > 0 { line.append(UInt8(ascii: " ")) }
+                line += entry.key.utf8
+                line.append(UInt8(ascii: "="))
+                line += entry.value.description.utf8
+            }
+            line.append(UInt8(ascii: "]"))
         }
-        sink.write(line + "\n")
+        line.append(UInt8(ascii: "\n"))
+        sink.write(line)
     }
 
     /// The seed's level names, so `grep ERROR` and `grep WARNING` work.
@@ -57,51 +75,35 @@ public struct GatewayLogHandler: LogHandler {
     }
 }
 
-/// UTC timestamps with milliseconds, e.g. `2026-11-22T03:12:00.123Z`.
+/// UTC timestamps with milliseconds, e.g. `2026-11-22T03:12:00.123Z`. The part up to the second is kept from the
+/// last line: most lines fall in the same second as the one before.
 enum LogTime {
-    static func now() -> String {
+    private static let lastSecond = Mutex<(second: Int, text: [UInt8])>((-1, []))
+
+    static func appendNow(to bytes: inout [UInt8]) {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
-        return format(seconds: time.tv_sec, milliseconds: Int(time.tv_nsec / 1_000_000))
+        append(seconds: time.tv_sec, milliseconds: Int(time.tv_nsec / 1_000_000), to: &bytes)
     }
 
-    static func format(_ date: Date) -> String {
+    static func append(_ date: Date, to bytes: inout [UInt8]) {
         let interval = date.timeIntervalSince1970
-        return format(seconds: Int(interval.rounded(.down)), milliseconds: Int((interval - interval.rounded(.down)) * 1000))
+        let seconds = interval.rounded(.down)
+        append(seconds: Int(seconds), milliseconds: Int((interval - seconds) * 1000), to: &bytes)
     }
 
-    /// Formats by hand: `String(format:)` goes through CoreFoundation and showed up in profiles.
-    private static func format(seconds: Int, milliseconds: Int) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        var text = [UInt8]()
-        text.reserveCapacity(24)
-        func digits(_ value: Int, _ count: Int) {
-            var divisor = 1
-            for _ in 1..<count { divisor *= 10 }
-            var rest = value
-            while divisor > 0 {
-                text.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
-                rest %= divisor
-                divisor /= 10
+    private static func append(seconds: Int, milliseconds: Int, to bytes: inout [UInt8]) {
+        bytes += lastSecond.withLock { last in
+            if last.second != seconds {
+                last.second = seconds
+                last.text.removeAll(keepingCapacity: true)
+                ISOTimestamp.appendDateTime(seconds: seconds, to: &last.text)
             }
+            return last.text
         }
-        digits(Int(parts.tm_year) + 1900, 4)
-        text.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mon) + 1, 2)
-        text.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mday), 2)
-        text.append(UInt8(ascii: "T"))
-        digits(Int(parts.tm_hour), 2)
-        text.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_min), 2)
-        text.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_sec), 2)
-        text.append(UInt8(ascii: "."))
-        digits(milliseconds, 3)
-        text.append(UInt8(ascii: "Z"))
-        return String(decoding: text, as: UTF8.self)
+        bytes.append(UInt8(ascii: "."))
+        ISOTimestamp.appendDigits(milliseconds, count: 3, to: &bytes)
+        bytes.append(UInt8(ascii: "Z"))
     }
 }
 
@@ -135,8 +137,12 @@ public final class LogSink: Sendable {
     }
 
     public func write(_ line: String) {
+        write(Array(line.utf8))
+    }
+
+    public func write(_ line: [UInt8]) {
         let full = buffer.withLock { buffer -> Bool in
-            buffer.append(contentsOf: line.utf8)
+            buffer.append(contentsOf: line)
             return buffer.count >= Self.bufferLimit
         }
         if full { flush() }
