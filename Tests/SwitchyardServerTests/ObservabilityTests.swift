@@ -279,3 +279,16 @@ extension ObservabilityTests {
         #expect(stamp(1_709_210_096) == "2024-02-29T12:34:56.000Z")
     }
 }
+
+extension ObservabilityTests {
+    @Test func generatedRequestIdsAre32RandomHexDigits() {
+        let ids = (0..<1000).map { _ in RequestIDMiddleware.generate() }
+        #expect(Set(ids).count == ids.count)
+        for id in ids.prefix(50) {
+            #expect(id.hasPrefix("req_") && id.utf8.count == 36)
+            #expect(id.utf8.dropFirst(4).allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) })
+        }
+        let digits = Set(ids.flatMap { $0.dropFirst(4) })
+        #expect(digits.count == 16, "every hex digit turns up: \(digits.sorted())")
+    }
+}

@@ -54,16 +54,17 @@ enum DataPlaneRoute: Equatable {
         return KeyCheck.presentedKey(in: headers)
     }
 
-    /// The path of a request target, without its query.
+    /// The path of a request target, without its query. (The mark is looked for in the UTF-8 bytes: searching
+    /// `Character`s cost about 7,500 instructions a request.)
     static func path(of target: String) -> String {
-        guard let mark = target.firstIndex(of: "?") else { return target }
+        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return target }
         return String(target[..<mark])
     }
 
     /// The query string of a request target ("" when it has none).
     static func query(of target: String) -> Substring {
-        guard let mark = target.firstIndex(of: "?") else { return "" }
-        return target[target.index(after: mark)...]
+        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return "" }
+        return target[target.utf8.index(after: mark)...]
     }
 
     static func queryValue(_ name: String, in target: String) -> String? {
