@@ -292,3 +292,34 @@ extension ObservabilityTests {
         #expect(digits.count == 16, "every hex digit turns up: \(digits.sorted())")
     }
 }
+
+extension ObservabilityTests {
+    @Test func aFullLogBufferIsLeftToTheFlusherUntilItIsFarOverItsLimit() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("requests.log").path
+        let sink = LogSink(path: path, toStandardError: false, maximumBytes: 64 * 1024 * 1024)
+        func fileSize() -> Int { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
+        let line = Array(String(repeating: "x", count: 1023).utf8) + [UInt8(ascii: "\n")]
+
+        // No flusher: the writer that fills the buffer writes it out.
+        for _ in 0..<64 { sink.write(line) }
+        #expect(fileSize() == 64 * 1024)
+
+        let (requests, flusher) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .unbounded)
+        sink.flushRequests(to: flusher)
+        for _ in 0..<200 { sink.write(line) }
+        #expect(fileSize() == 64 * 1024, "the writers do not touch the file")
+        flusher.finish()
+        var asked = 0
+        for await _ in requests { asked += 1 }
+        #expect(asked == 1, "one request per full buffer")
+        sink.flush()
+        #expect(fileSize() == 264 * 1024)
+
+        let (_, idle) = AsyncStream.makeStream(of: Void.self)
+        sink.flushRequests(to: idle)
+        for _ in 0..<(LogSink.writerFlushLimit / 1024) { sink.write(line) }
+        #expect(fileSize() == 264 * 1024 + LogSink.writerFlushLimit, "a flusher that never comes does not hold the memory")
+    }
+}
