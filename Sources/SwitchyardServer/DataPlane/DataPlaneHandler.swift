@@ -142,7 +142,10 @@ final class DataPlaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
         }
         guard body.readableBytes > Self.largestBodyReadOnTheLoop else {
-            return serve(read(), headers: fields, route: route, trace: trace, logger: logger, closeAfter: closeAfter, large: false)
+            return serve(
+                read(), headers: fields, route: route, trace: trace, logger: logger, closeAfter: closeAfter,
+                readOffTheLoop: false
+            )
         }
         current = .parsing(closeAfter: closeAfter)
         // On the blocking-work pool: neither the loops nor Swift's executor (Hummingbird's routes) wait on it.
@@ -154,7 +157,10 @@ final class DataPlaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             switch result {
             case .success(let request):
-                serve(request, headers: fields, route: route, trace: trace, logger: logger, closeAfter: closeAfter, large: true)
+                serve(
+                    request, headers: fields, route: route, trace: trace, logger: logger, closeAfter: closeAfter,
+                    readOffTheLoop: true
+                )
             case .failure:
                 // The pool has stopped: the process is ending.
                 refuse(trace: trace, error: .shuttingDown, route: route, closeAfter: true)
@@ -164,7 +170,7 @@ final class DataPlaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func serve(
         _ request: Result<ProxyEngine.Request, GatewayError>, headers: HTTPFields, route: DataPlaneRoute,
-        trace: RequestTrace, logger: Logger, closeAfter: Bool, large: Bool
+        trace: RequestTrace, logger: Logger, closeAfter: Bool, readOffTheLoop: Bool
     ) {
         guard let context else { return }
         let table = engine.state.table
@@ -177,7 +183,7 @@ final class DataPlaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let call = ProxyCall(
                 engine: engine, client: self, eventLoop: context.eventLoop, request: request, route: modelRoute,
                 global: table.config.global, clientHeaders: headers.map { HeaderField($0.name.rawName, $0.value) },
-                requestID: requestID, logger: logger, trace: trace, readsOffTheLoop: large
+                requestID: requestID, logger: logger, trace: trace, readsOffTheLoop: readOffTheLoop
             )
             current = .serving(call, closeAfter: closeAfter)
             if let shutdownGrace { call.shutdownStarted(grace: shutdownGrace) }
