@@ -294,3 +294,26 @@ import Testing
         #expect(decoded == "gpt-4o")
     }
 }
+
+extension JSONObjectScanTests {
+    @Test func stringsMustBeWellFormedUTF8() {
+        func string(_ inner: [UInt8]) -> [UInt8] { Array(#"{"a":""#.utf8) + inner + Array(#""}"#.utf8) }
+        for valid in ["é", "中文", "😀", "\u{10FFFF}", "\u{D7FF}", "\u{E000}"] {
+            #expect(scanError(string(Array(valid.utf8))) == nil, "\(valid)")
+        }
+        let invalid: [[UInt8]] = [
+            [0x80],  // a lone continuation byte
+            [0xC0, 0x80], [0xC1, 0xBF],  // overlong two-byte forms
+            [0xE0, 0x80, 0x80],  // overlong three-byte form
+            [0xED, 0xA0, 0x80],  // a UTF-16 surrogate
+            [0xF4, 0x90, 0x80, 0x80],  // past U+10FFFF
+            [0xF5, 0x80, 0x80, 0x80], [0xFF],
+            [0xE4, 0xB8],  // cut short before the closing quote
+            [0xC3, 0x28],  // a continuation that is not one
+        ]
+        for bytes in invalid {
+            #expect(scanError(string(bytes))?.message == "invalid UTF-8 in a string", "\(bytes)")
+        }
+        #expect(scanError(Array(#"{"a":"x"#.utf8) + [0xE4, 0xB8])?.message == "invalid UTF-8 in a string")
+    }
+}

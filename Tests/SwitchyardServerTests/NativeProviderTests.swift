@@ -275,6 +275,9 @@ struct PrivateAuthorityTests {
                 #expect(trusted.content == "over TLS")
                 let untrusted = try await client.post("/v1/chat/completions", chatBody(model: "untrusted"))
                 #expect(untrusted.status == 502, "an unknown authority is refused: \(untrusted.body)")
+                let message = untrusted.error["message"] as? String ?? ""
+                #expect(message.contains("tls (connection error)"), "\(message)")
+                #expect(!message.contains("/") && !message.contains(".c"), "no library text or build path: \(message)")
             }
         } catch {
             try await upstream.close()

@@ -306,11 +306,38 @@ private struct Cursor {
                 }
             case 0x00..<0x20:
                 throw error("control character in string")
+            case 0x80...:
+                try skipUTF8Sequence()
             default:
                 position += 1
             }
         }
         throw error("unterminated string")
+    }
+
+    /// Skips one multi-byte UTF-8 sequence, which must be well-formed (JSON text is UTF-8; a byte that is not
+    /// would reach the provider, or the client, as text it cannot read).
+    mutating func skipUTF8Sequence() throws(JSONScanError) {
+        let lead = bytes[position]
+        let length: Int
+        var second: ClosedRange<UInt8> = 0x80...0xBF
+        switch lead {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: (length, second) = (3, 0xA0...0xBF)
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: (length, second) = (3, 0x80...0x9F)
+        case 0xF0: (length, second) = (4, 0x90...0xBF)
+        case 0xF1...0xF3: length = 4
+        case 0xF4: (length, second) = (4, 0x80...0x8F)
+        default: throw error("invalid UTF-8 in a string")
+        }
+        guard position + length <= end, second.contains(bytes[position + 1]) else {
+            throw error("invalid UTF-8 in a string")
+        }
+        for offset in 2..<length where !(0x80...0xBF).contains(bytes[position + offset]) {
+            throw error("invalid UTF-8 in a string")
+        }
+        position += length
     }
 
     mutating func skipLiteral(_ literal: StaticString) throws(JSONScanError) {

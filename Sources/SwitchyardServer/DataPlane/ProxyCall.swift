@@ -345,11 +345,12 @@ final class ProxyCall: UpstreamExchangeReceiver {
     }
 
     func exchangeReceivedBody(_ chunk: ByteBuffer) {
-        lastActivity = .now()
         switch phase {
         case .readingError:
+            lastActivity = .now()
             append(chunk, limit: ProxyEngine.maximumErrorBodyBytes)
         case .collecting:
+            lastActivity = .now()
             append(chunk, limit: ProxyEngine.maximumUpstreamBodyBytes)
             if bodyTooLarge {
                 abandonExchange()
@@ -465,7 +466,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
                     .invalidResponse("the answer is larger than \(ProxyEngine.maximumUpstreamBodyBytes) bytes")
                 )
             }
-            for event in try framer.append(chunk) { try aggregation.add(event: event) }
+            for event in try events(in: chunk) { try aggregation.add(event: event) }
             self.aggregation = aggregation
         } catch let tooLarge as SSEEventTooLarge {
             abandonExchange()
@@ -493,6 +494,14 @@ final class ProxyCall: UpstreamExchangeReceiver {
         delivered(answer, status: 200, headers: headers, attempt: attempt)
     }
 
+    /// The events a chunk of an event stream completes. A stream's silence bound runs from its last complete event,
+    /// not its last byte: an upstream that drips bytes without ever finishing an event is as stuck as a silent one.
+    private func events(in chunk: ByteBuffer) throws(SSEEventTooLarge) -> [ByteBuffer] {
+        let events = try framer.append(chunk)
+        if !events.isEmpty { lastActivity = .now() }
+        return events
+    }
+
     /// A stream before its commit: translated into `outgoing` until it carries part of the answer (for OpenAI
     /// streams, its first data event); comments, keep-alives and openings do not count. Until then a failure, an
     /// error event included, is an ordinary failed attempt, and another provider can take over unseen.
@@ -500,7 +509,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
         guard var translator, let attempt else { return }
         self.translator = nil  // held once while it changes
         do {
-            for event in try framer.append(chunk) { try translator.translate(event, into: &outgoing) }
+            for event in try events(in: chunk) { try translator.translate(event, into: &outgoing) }
         } catch let tooLarge as SSEEventTooLarge {
             abandonExchange()
             return attemptFailed(.invalidResponse("an event is larger than \(tooLarge.limit) bytes"))
@@ -611,7 +620,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
     private func relay(_ chunk: ByteBuffer) {
         let events: [ByteBuffer]
         do {
-            events = try framer.append(chunk)
+            events = try self.events(in: chunk)
         } catch {
             return streamFailed(UpstreamStreamError(reason: "the upstream sent an event larger than \(error.limit) bytes"))
         }
@@ -733,9 +742,12 @@ final class ProxyCall: UpstreamExchangeReceiver {
     private func silenceTimedOut() {
         switch phase {
         case .relaying:
-            streamFailed(
-                UpstreamStreamError(reason: "no data from the upstream for \(Double(silenceLimit.nanoseconds) / 1e9) s")
-            )
+            let seconds = Double(silenceLimit.nanoseconds) / 1e9
+            let reason =
+                framer.pendingByteCount > 0
+                ? "no complete event from the upstream for \(seconds) s (\(framer.pendingByteCount) bytes of one came)"
+                : "no data from the upstream for \(seconds) s"
+            streamFailed(UpstreamStreamError(reason: reason))
         case .readingError, .collecting, .aggregating, .opening:
             abandonExchange()
             attemptFailed(.timeout)

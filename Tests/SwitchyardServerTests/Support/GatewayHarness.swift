@@ -144,7 +144,14 @@ struct GatewayClient: Sendable {
     func request(
         _ method: HTTPMethod, _ path: String, body: String? = nil, headers: [(String, String)] = []
     ) async throws -> Reply {
-        let response = try await send(method, path, body: body, headers: headers)
+        try await request(method, path, bytes: body.map { Array($0.utf8) }, headers: headers)
+    }
+
+    /// A request whose body need not be valid UTF-8.
+    func request(_ method: HTTPMethod, _ path: String, bytes: [UInt8]?, headers: [(String, String)] = []) async throws
+        -> Reply
+    {
+        let response = try await send(method, path, bytes: bytes, headers: headers)
         let collected = try await response.body.collect(upTo: 64 * 1024 * 1024)
         return Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: collected))
     }
@@ -171,10 +178,16 @@ struct GatewayClient: Sendable {
     func send(
         _ method: HTTPMethod, _ path: String, body: String? = nil, headers: [(String, String)] = []
     ) async throws -> HTTPClientResponse {
+        try await send(method, path, bytes: body.map { Array($0.utf8) }, headers: headers)
+    }
+
+    func send(_ method: HTTPMethod, _ path: String, bytes: [UInt8]?, headers: [(String, String)] = []) async throws
+        -> HTTPClientResponse
+    {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
-        if let body {
-            request.body = .bytes(ByteBuffer(string: body))
+        if let bytes {
+            request.body = .bytes(ByteBuffer(bytes: bytes))
             request.headers.add(name: "content-type", value: "application/json")
         }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
