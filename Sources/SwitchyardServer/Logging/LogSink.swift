@@ -9,8 +9,8 @@ import Synchronization
 public final class LogSink: Sendable {
     private struct Buffer {
         var bytes: [UInt8] = []
-        /// Where to ask for a flush when the buffer fills, while the flush service runs.
-        var flusher: AsyncStream<Void>.Continuation?
+        /// How to have a full buffer written out, while the flush service runs.
+        var requestFlush: (@Sendable () -> Void)?
         var flushRequested = false
     }
 
@@ -49,25 +49,28 @@ public final class LogSink: Sendable {
     }
 
     public func write(_ line: [UInt8]) {
-        enum Next { case nothing, askFlusher(AsyncStream<Void>.Continuation), flushHere }
+        enum Next { case nothing, request(@Sendable () -> Void), flushHere }
         let next = buffer.withLock { buffer -> Next in
             buffer.bytes.append(contentsOf: line)
             guard buffer.bytes.count >= Self.bufferLimit else { return .nothing }
-            guard let flusher = buffer.flusher, buffer.bytes.count < Self.writerFlushLimit else { return .flushHere }
+            guard let requestFlush = buffer.requestFlush, buffer.bytes.count < Self.writerFlushLimit else {
+                return .flushHere
+            }
             if buffer.flushRequested { return .nothing }
             buffer.flushRequested = true
-            return .askFlusher(flusher)
+            return .request(requestFlush)
         }
         switch next {
         case .nothing: break
-        case .askFlusher(let flusher): flusher.yield()
+        case .request(let requestFlush): requestFlush()
         case .flushHere: flush()
         }
     }
 
-    /// Full buffers are announced on `flusher` instead of written out by their writer (nil: by the writer again).
-    func flushRequests(to flusher: AsyncStream<Void>.Continuation?) {
-        buffer.withLock { $0.flusher = flusher }
+    /// A full buffer is handed to `requestFlush`, once per fill, instead of being written out by its writer (nil:
+    /// by the writer again).
+    func handFullBuffers(to requestFlush: (@Sendable () -> Void)?) {
+        buffer.withLock { $0.requestFlush = requestFlush }
     }
 
     /// Writes the buffered lines out.

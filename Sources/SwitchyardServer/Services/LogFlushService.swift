@@ -1,20 +1,21 @@
 import AsyncAlgorithms
+import NIOPosix
 import ServiceLifecycle
 
-/// Writes buffered log lines out every 100 ms, whenever a buffer fills, and a last time at shutdown.
+/// Writes buffered log lines out every 100 ms and a last time at shutdown; a buffer that fills in between is
+/// written on the blocking-work pool (off the event loop that filled it).
 struct LogFlushService: Service {
     let sinks: [LogSink]
 
     func run() async throws {
-        let (fullBuffers, flusher) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        sinks.forEach { $0.flushRequests(to: flusher) }
-        let ticks = AsyncTimerSequence(interval: .milliseconds(100), clock: .continuous).map { _ in () }
-        for await _ in merge(ticks, fullBuffers).cancelOnGracefulShutdown() {
+        for sink in sinks {
+            sink.handFullBuffers { NIOThreadPool.singleton.submit { _ in sink.flush() } }
+        }
+        for await _ in AsyncTimerSequence(interval: .milliseconds(100), clock: .continuous).cancelOnGracefulShutdown() {
             sinks.forEach { $0.flush() }
         }
         // Lines logged from here on are written by their writers once a buffer fills.
-        sinks.forEach { $0.flushRequests(to: nil) }
-        flusher.finish()
+        sinks.forEach { $0.handFullBuffers(to: nil) }
         sinks.forEach { $0.flush() }
     }
 }
