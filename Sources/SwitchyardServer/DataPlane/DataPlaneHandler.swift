@@ -124,12 +124,13 @@ final class DataPlaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func serve(_ head: HTTPRequest, route: DataPlaneRoute, body: ByteBuffer) {
         guard let context else { return }
         let target = head.path ?? ""
-        let (trace, logger) = begin(head, route: route, target: target)
+        let presentedKey = route.presentedKey(headers: head.headerFields, target: target)
+        let (trace, logger) = begin(head, route: route, target: target, presentedKey: presentedKey)
         let closeAfter = head.headerFields[.connection]?.lowercased().contains("close") ?? false
         let apiKeys = engine.state.table.config.global.apiKeys
         if !apiKeys.isEmpty {
             do throws(GatewayError) {
-                try KeyCheck.require(keys: apiKeys, presented: route.presentedKey(headers: head.headerFields, target: target))
+                try KeyCheck.require(keys: apiKeys, presented: presentedKey)
             } catch {
                 return refuse(trace: trace, error: error, route: route, closeAfter: closeAfter)
             }
@@ -194,13 +195,15 @@ final class DataPlaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The request's id (the client's `X-Request-Id` when it is sensible), its logger and its trace.
-    private func begin(_ head: HTTPRequest, route: DataPlaneRoute, target: String) -> (RequestTrace, Logger) {
+    private func begin(_ head: HTTPRequest, route: DataPlaneRoute, target: String, presentedKey: String?)
+        -> (RequestTrace, Logger)
+    {
         requestID = head.headerFields[.requestID].flatMap(RequestIDMiddleware.acceptable) ?? RequestIDMiddleware.generate()
         var logger = logger
         logger[metadataKey: "request_id"] = .string(requestID)
         let trace = RequestTrace(
             id: requestID, method: head.method.rawValue, path: DataPlaneRoute.path(of: target),
-            clientKey: route.presentedKey(headers: head.headerFields, target: target)
+            clientKey: presentedKey
         )
         engine.recorder.started(trace)
         return (trace, logger)
@@ -216,7 +219,10 @@ final class DataPlaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The body is larger than `max_request_body_mb`: the answer goes at once, the rest of the body is read and
     /// dropped.
     private func refuse(_ head: HTTPRequest, route: DataPlaneRoute, error: GatewayError) {
-        let (trace, _) = begin(head, route: route, target: head.path ?? "")
+        let target = head.path ?? ""
+        let (trace, _) = begin(
+            head, route: route, target: target, presentedKey: route.presentedKey(headers: head.headerFields, target: target)
+        )
         refuse(trace: trace, error: error, route: route, closeAfter: false)
         if case .none = current { current = .discarding }
     }
