@@ -155,7 +155,7 @@ struct ObservabilityTests {
         let path = directory.appendingPathComponent("gateway.log").path
         let sink = LogSink(path: path, toStandardError: false, maximumBytes: 1000, keptFiles: 2)
         for index in 0..<100 {
-            sink.write(String(format: "line %03d %@\n", index, String(repeating: "x", count: 40)))
+            sink.write(Array(String(format: "line %03d %@\n", index, String(repeating: "x", count: 40)).utf8))
             sink.flush()
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()

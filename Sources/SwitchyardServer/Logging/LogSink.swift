@@ -44,10 +44,6 @@ public final class LogSink: Sendable {
         self.toStandardError = toStandardError
     }
 
-    public func write(_ line: String) {
-        write(Array(line.utf8))
-    }
-
     public func write(_ line: [UInt8]) {
         enum Next { case nothing, request(@Sendable () -> Void), flushHere }
         let next = buffer.withLock { buffer -> Next in
