@@ -31,7 +31,7 @@ import Testing
     /// The action as a short line, for comparing whole runs.
     func step(_ action: AttemptAction) -> String {
         switch action {
-        case .reserve(let slot): "reserve \(slot.name)"
+        case .reserve(let slot, let bypassing): "reserve \(slot.name)" + (bypassing ? " despite its open circuit" : "")
         case .send(let slot, let retry): "send \(slot.name) #\(retry)"
         case .backOff(let slot, let failure, let delay, let retry): "back off \(slot.name) after \(failure.kind) \(delay) before #\(retry)"
         case .leave(let slot, let failure, let coolDown):
@@ -154,5 +154,61 @@ import Testing
         _ = attempts.reserved()
         _ = attempts.failed(.status(500, retryAfter: nil), upstreamAnswered: true, now: Self.now)
         #expect(step(attempts.next()) == "fail 502 all_providers_failed")
+    }
+}
+
+/// How the attempt sequence treats providers whose circuit breaker is open.
+@Suite struct AttemptSequenceCircuitTests {
+    let base = AttemptSequenceTests()
+    var now: Date { AttemptSequenceTests.now }
+
+    @Test func aProviderWhoseCircuitOpenedIsNotRetriedButLeft() {
+        var attempts = base.sequence([base.provider("a", retry: 3), base.provider("b")])
+        _ = attempts.next()
+        _ = attempts.reserved()
+        let action = attempts.failed(.timeout, upstreamAnswered: false, circuitOpen: true, now: now)
+        #expect(base.step(action) == "leave a after timeout")
+        #expect(base.step(attempts.next()) == "reserve b")
+    }
+
+    @Test func whenEveryProviderIsOpenTheOneThatClosesFirstIsTriedOnce() {
+        var attempts = base.sequence(
+            [base.provider("a"), base.provider("b"), base.provider("c")],
+            unavailable: [
+                "a": .circuitOpen(until: now.addingTimeInterval(20)), "b": .circuitOpen(until: now.addingTimeInterval(5)),
+                "c": .circuitOpen(until: nil),
+            ]
+        )
+        #expect(base.step(attempts.next()) == "reserve b despite its open circuit")
+        #expect(base.step(attempts.reserved()) == "send b #0")
+        #expect(base.step(attempts.failed(.status(502, retryAfter: nil), upstreamAnswered: true, circuitOpen: true, now: now)) == "leave b after 502")
+        #expect(base.step(attempts.next()) == "fail 502 all_providers_failed", "one try despite open circuits, not one each")
+    }
+
+    @Test func openCircuitsAreBypassedButQuotasAndCooldownsAreNot() {
+        var mixed = base.sequence(
+            [base.provider("a"), base.provider("b")],
+            unavailable: ["a": .overQuota(until: nil), "b": .circuitOpen(until: now.addingTimeInterval(5))]
+        )
+        #expect(base.step(mixed.next()) == "reserve b despite its open circuit")
+        var cooling = base.sequence([base.provider("a")], unavailable: ["a": .coolingDown(until: now.addingTimeInterval(5))])
+        #expect(base.step(cooling.next()) == "fail 503 no_available_provider")
+    }
+
+    @Test func aProviderTheBreakerRefusesAtReservationIsSkipped() {
+        var attempts = base.sequence([base.provider("a"), base.provider("b", priority: 2)])
+        #expect(base.step(attempts.next()) == "reserve a")
+        #expect(base.step(attempts.circuitRefused(until: nil)) == "reserve b")
+    }
+
+    @Test func a503WithRetryAfterCoolsTheProviderDownAndSwitchesAtOnce() {
+        var attempts = base.sequence([base.provider("a", retry: 3), base.provider("b")])
+        _ = attempts.next()
+        _ = attempts.reserved()
+        #expect(base.step(attempts.failed(.status(503, retryAfter: 7), upstreamAnswered: true, now: now)) == "leave a after 503 cooling 503 until +7s")
+        var plain = base.sequence([base.provider("a", retry: 3)])
+        _ = plain.next()
+        _ = plain.reserved()
+        #expect(base.step(plain.failed(.status(503, retryAfter: nil), upstreamAnswered: true, now: now)).hasPrefix("back off a after 503"))
     }
 }

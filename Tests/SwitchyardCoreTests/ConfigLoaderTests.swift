@@ -831,6 +831,28 @@ import Testing
         #expect(wrong.allSatisfy { $0.hasPrefix("_global.upstream_") || $0.hasPrefix("_global.max_upstream_connections") })
     }
 
+    @Test func circuitBreakersHaveDefaultsAGlobalSettingAndProviderOverrides() throws {
+        let defaults = try load(#"{"m":{"providers":[{"type":"echo","name":"e"}]}}"#).config
+        #expect(defaults.global.circuitBreaker == CircuitBreakerConfig())
+        #expect(defaults.models[0].providers[0].circuitBreaker == CircuitBreakerConfig())
+        let set = try load(
+            #"{"_global":{"circuit_breaker":{"failure_threshold":3,"open_seconds":10,"max_open_seconds":60}},"m":{"providers":["#
+                + #"{"type":"echo","name":"a"},"#
+                + #"{"type":"echo","name":"b","circuit_breaker":{"error_rate":0.5,"min_requests":4,"window_seconds":30,"timeout_threshold":0}},"#
+                + #"{"type":"echo","name":"c","circuit_breaker":false}]}}"#
+        ).config
+        let (a, b, c) = (set.models[0].providers[0].circuitBreaker, set.models[0].providers[1].circuitBreaker, set.models[0].providers[2].circuitBreaker)
+        #expect(a.failureThreshold == 3 && a.openSeconds == 10 && a.maxOpenSeconds == 60 && a.errorRate == nil)
+        #expect(b.failureThreshold == 3 && b.errorRate == 0.5 && b.minRequests == 4 && b.windowSeconds == 30 && b.timeoutThreshold == 0)
+        #expect(!c.enabled && c.failureThreshold == 3)
+        let wrong = try problems(
+            #"{"m":{"providers":[{"type":"echo","name":"e","circuit_breaker":{"error_rate":0,"failure_threshold":-1,"open_seconds":400,"min_requests":0,"window_seconds":"x"}}]}}"#
+        )
+        #expect(wrong.count == 5)
+        #expect(wrong.allSatisfy { $0.contains("m.providers[0].circuit_breaker.") }, "\(wrong)")
+        #expect(wrong.contains { $0.contains("max_open_seconds") && $0.contains("open_seconds (400)") })
+    }
+
     @Test func responsesSettingsHaveDefaultsRangesAndOnlyOpenAIProvidersSpeakTheResponsesAPI() throws {
         let defaults = try load(#"{"m":{"providers":[{"type":"echo","name":"e"}]}}"#).config
         #expect(defaults.global.sessionTTLSeconds == 3600 && defaults.global.responsesMaxCount == 10_000)

@@ -77,7 +77,10 @@ struct QuotaTests {
         }
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig([
-                providerJSON("bad", endpoint: upstream.endpoint("bad"), retry: 1, extra: #","rate_limit":{"requests_per_period":1}"#),
+                providerJSON(
+                    "bad", endpoint: upstream.endpoint("bad"), retry: 1,
+                    extra: #","rate_limit":{"requests_per_period":1},"circuit_breaker":false"#
+                ),
                 providerJSON("good", endpoint: upstream.endpoint("good"), priority: 2),
             ])
         } _: { client in

@@ -201,6 +201,8 @@ struct ConfigReader {
                 if let seconds = number(value, path, .positive(upTo: 3600)) { global.upstreamIdleTimeoutSeconds = seconds }
             case "max_upstream_connections":
                 if let count = integer(value, path, .positive(upTo: 1_000_000)) { global.maxUpstreamConnections = count }
+            case "circuit_breaker":
+                global.circuitBreaker = readCircuitBreaker(value, path, base: global.circuitBreaker)
             default:
                 warning(path, "unknown setting (ignored)")
             }
@@ -296,6 +298,7 @@ struct ConfigReader {
         var provider = ProviderConfig(name: "")
         provider.retry = global.defaultRetry
         provider.timeout = global.defaultTimeout
+        provider.circuitBreaker = global.circuitBreaker
 
         if let typeNode = lookup["type"], let typeName = string(typeNode, "\(path).type") {
             if ProviderKinds.kind(named: typeName.lowercased()) != nil {
@@ -381,6 +384,8 @@ struct ConfigReader {
                 if let length = integer(value, fieldPath, .positive(upTo: 100_000_000)) { provider.maxContextLength = length }
             case "rate_limit":
                 provider.rateLimit = readRateLimit(value, fieldPath)
+            case "circuit_breaker":
+                provider.circuitBreaker = readCircuitBreaker(value, fieldPath, base: provider.circuitBreaker)
             case "ca_file":
                 if let file = string(value, fieldPath) {
                     if let message = Self.caFileProblem(file) { problem(fieldPath, message) }
@@ -482,6 +487,47 @@ struct ConfigReader {
             }
         }
         return limit
+    }
+
+    /// `circuit_breaker: {…}` over `base` (a provider's starts from `_global`'s), or `false` to turn it off.
+    mutating func readCircuitBreaker(_ node: ConfigNode, _ path: String, base: CircuitBreakerConfig) -> CircuitBreakerConfig {
+        var breaker = base
+        if case .object = node {} else {
+            if let flag = bool(node, path) { breaker.enabled = flag }
+            return breaker
+        }
+        guard let members = object(node, path) else { return breaker }
+        for (key, value) in members {
+            let fieldPath = "\(path).\(key)"
+            switch key {
+            case "enabled":
+                if let flag = bool(value, fieldPath) { breaker.enabled = flag }
+            case "failure_threshold":
+                if let count = integer(value, fieldPath, .nonNegative(upTo: 1_000_000)) { breaker.failureThreshold = count }
+            case "timeout_threshold":
+                if let count = integer(value, fieldPath, .nonNegative(upTo: 1_000_000)) { breaker.timeoutThreshold = count }
+            case "error_rate":
+                if case .null = value {
+                    breaker.errorRate = nil
+                } else if let rate = number(value, fieldPath, .positive(upTo: 1)) {
+                    breaker.errorRate = rate
+                }
+            case "min_requests":
+                if let count = integer(value, fieldPath, .positive(upTo: 1_000_000)) { breaker.minRequests = count }
+            case "window_seconds":
+                if let seconds = number(value, fieldPath, .positive(upTo: 86_400)) { breaker.windowSeconds = seconds }
+            case "open_seconds":
+                if let seconds = number(value, fieldPath, .positive(upTo: 86_400)) { breaker.openSeconds = seconds }
+            case "max_open_seconds":
+                if let seconds = number(value, fieldPath, .positive(upTo: 86_400)) { breaker.maxOpenSeconds = seconds }
+            default:
+                warning(fieldPath, "unknown setting (ignored)")
+            }
+        }
+        if breaker.maxOpenSeconds < breaker.openSeconds {
+            problem("\(path).max_open_seconds", "must not be below open_seconds (\(SettingRange.format(breaker.openSeconds)))")
+        }
+        return breaker
     }
 
     // MARK: Typed values

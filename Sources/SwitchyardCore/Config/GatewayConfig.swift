@@ -56,6 +56,8 @@ public struct GlobalSettings: Sendable, Equatable {
     public var upstreamIdleTimeoutSeconds: Double = 60
     /// Connections to one upstream origin each event-loop thread may hold; requests beyond it wait for one.
     public var maxUpstreamConnections: Int = 4096
+    /// The circuit breaker of every provider that does not set its own.
+    public var circuitBreaker = CircuitBreakerConfig()
 
     public init() {}
 
@@ -107,6 +109,7 @@ public struct ProviderConfig: Sendable, Equatable {
     public var settings: [String: String] = [:]
     /// A PEM bundle of extra certificate authorities trusted for this provider's endpoint and auth URL.
     public var caFile: String?
+    public var circuitBreaker = CircuitBreakerConfig()
 
     public init(name: String) {
         self.name = name
@@ -145,4 +148,24 @@ public struct RateLimitConfig: Sendable, Equatable {
         self.tokensPerPeriod = tokensPerPeriod
         self.periodCron = periodCron
     }
+}
+
+/// When a provider's circuit opens and for how long (`circuit_breaker` in `_global` or on a provider).
+public struct CircuitBreakerConfig: Sendable, Equatable {
+    public var enabled = true
+    /// Consecutive failures that open it; 0 turns this rule off.
+    public var failureThreshold = 5
+    /// Consecutive timeouts that open it (each costs a whole `timeout`, so by default one does); 0 turns this
+    /// rule off, leaving timeouts to `failureThreshold`.
+    public var timeoutThreshold = 1
+    /// Share of failed requests (0–1] over the last `windowSeconds` that opens it, once `minRequests` were seen;
+    /// nil turns this rule off.
+    public var errorRate: Double?
+    public var minRequests = 20
+    public var windowSeconds: Double = 60
+    /// The first open period; each further one in a row doubles, up to `maxOpenSeconds`.
+    public var openSeconds: Double = 30
+    public var maxOpenSeconds: Double = 300
+
+    public init() {}
 }

@@ -2,9 +2,10 @@ import Foundation
 
 /// What the server does next for a request, as its `AttemptSequence` decides.
 public enum AttemptAction {
-    /// Reserve the provider's quota (counting a request before it is sent is what keeps concurrent requests from
-    /// overshooting a limit), then report `reserved()` or `refused(until:)`.
-    case reserve(ProviderSlot)
+    /// Ask the provider's circuit breaker (`bypassingBreaker`: let through even if open) and reserve its quota
+    /// (counting a request before it is sent is what keeps concurrent requests from overshooting a limit), then
+    /// report `reserved()`, `circuitRefused(until:)` or `refused(until:)`.
+    case reserve(ProviderSlot, bypassingBreaker: Bool)
     /// Send the request to the provider (`retry` 0 is the first try), then report success or `failed(_:…)`.
     case send(ProviderSlot, retry: Int)
     /// The attempt failed with `failure`: wait `delay` before retry number `retry` on the same provider, then
@@ -33,6 +34,8 @@ public struct AttemptSequence {
     /// The provider being tried and the retries it has used.
     private var current: ProviderSlot?
     private var retry = 0
+    /// Whether a provider with an open circuit was taken because every other one was out.
+    private var bypassedBreaker = false
     /// Every failed attempt, in order.
     public private(set) var attempts: [AttemptRecord] = []
 
@@ -61,9 +64,16 @@ public struct AttemptSequence {
         if let slot = plan.next(availability: availability) {
             current = slot
             retry = 0
-            return .reserve(slot)
+            return .reserve(slot, bypassingBreaker: false)
         }
         current = nil
+        if attempts.isEmpty, !bypassedBreaker, let slot = soonestToClose() {
+            // Failing without trying would make an outage last as long as the open period: try the one due first.
+            bypassedBreaker = true
+            current = slot
+            retry = 0
+            return .reserve(slot, bypassingBreaker: true)
+        }
         guard attempts.isEmpty else { return .fail(.allProvidersFailed(model: plan.route.name, attempts: attempts)) }
         if let untranslatable,
             plan.skipped.allSatisfy({ if case .cannotServe = $0.availability { true } else { false } })
@@ -71,6 +81,24 @@ public struct AttemptSequence {
             return .fail(untranslatable)
         }
         return .fail(.noAvailableProvider(model: plan.route.name, skipped: plan.skipped, now: startedAt))
+    }
+
+    /// Among the providers skipped for an open circuit, the one whose open period ends first (one being probed
+    /// comes last: its probe decides soon, but it is busy). Quotas and cooldowns are never bypassed.
+    private func soonestToClose() -> ProviderSlot? {
+        let open = plan.skipped.compactMap { skipped -> (ProviderSlot, Date)? in
+            guard case .circuitOpen(let until) = skipped.availability else { return nil }
+            return (skipped.provider, until ?? .distantFuture)
+        }
+        return open.min { $0.1 < $1.1 }?.0
+    }
+
+    /// The provider's circuit breaker refused it between the check and the reservation (another request took
+    /// the probe, or it opened): it is skipped.
+    public mutating func circuitRefused(until: Date?) -> AttemptAction {
+        guard let current else { preconditionFailure("circuitRefused(until:) without a provider to reserve") }
+        plan.skip(current, because: .circuitOpen(until: until))
+        return next()
     }
 
     /// The reservation was granted: send.
@@ -87,12 +115,14 @@ public struct AttemptSequence {
     }
 
     /// The attempt failed with `failure`; `upstreamAnswered` says whether there is an upstream answer the client
-    /// could be given instead.
-    public mutating func failed(_ failure: AttemptFailure, upstreamAnswered: Bool, now: Date) -> AttemptAction {
+    /// could be given instead, `circuitOpen` whether the provider's circuit is open now (it is not retried then).
+    public mutating func failed(
+        _ failure: AttemptFailure, upstreamAnswered: Bool, circuitOpen: Bool = false, now: Date
+    ) -> AttemptAction {
         guard let current else { preconditionFailure("failed(_:) without a provider being tried") }
         attempts.append(AttemptRecord(provider: current.name, failure: failure))
         let decision = FailoverPolicy.decide(failure, defaultCooldown: global.cooldownSeconds)
-        if decision == .retry && retry < current.config.retry {
+        if decision == .retry && retry < current.config.retry && !circuitOpen {
             retry += 1
             let delay = FailoverPolicy.backoff(retry: retry, baseMilliseconds: global.retryBackoffMilliseconds, random: random())
             return .backOff(current, failure: failure, delay: delay, retry: retry)

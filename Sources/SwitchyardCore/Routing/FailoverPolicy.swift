@@ -31,6 +31,16 @@ public enum AttemptFailure: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// What the attempt tells the provider's circuit breaker: 5xx (and 408), timeouts, broken connections and
+    /// unusable answers are failures; any other status means the provider is up.
+    public var breakerOutcome: CircuitBreaker.Outcome {
+        switch self {
+        case .status(let code, _): (500...599).contains(code) || code == 408 ? .failure(timeout: false) : .success
+        case .timeout: .failure(timeout: true)
+        case .connection, .invalidResponse: .failure(timeout: false)
+        }
+    }
+
     /// A short, fixed label for logs and metrics.
     public var kind: String {
         switch self {
@@ -53,7 +63,8 @@ public enum FailoverDecision: Sendable, Equatable {
 }
 
 /// The failover contract: 5xx, 408, timeouts and broken connections are retried then switched; 401, 403 and 429
-/// switch at once (and cool the provider down); any other 4xx is the client's problem and is passed through.
+/// (and a 503 with `Retry-After`) switch at once and cool the provider down; any other 4xx is the client's problem
+/// and is passed through.
 public enum FailoverPolicy {
     public static func decide(_ failure: AttemptFailure, defaultCooldown: Double) -> FailoverDecision {
         switch failure {
@@ -61,6 +72,7 @@ public enum FailoverPolicy {
             switch code {
             case 429: return .switchProvider(cooldown: retryAfter ?? defaultCooldown)
             case 401, 403: return .switchProvider(cooldown: defaultCooldown)
+            case 503 where retryAfter != nil: return .switchProvider(cooldown: retryAfter)
             case 408, 500...599: return .retry
             case 400...499: return .returnToClient
             default: return .switchProvider(cooldown: nil)  // 1xx/3xx: redirects are not followed

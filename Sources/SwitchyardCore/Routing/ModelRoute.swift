@@ -21,10 +21,10 @@ public struct ProviderSlot: Sendable {
         try? resetSchedule.nextDate(after: state.usage.snapshot.lastReset, in: timeZone)
     }
 
-    /// Whether it may be tried now: not cooling down and within its quota.
+    /// Whether it may be tried now: not cooling down, its circuit not open, and within its quota.
     public func availability(now: Date, timeZone: TimeZone) -> ProviderAvailability {
-        if let cooldown = state.cooldown(now: now) {
-            return .coolingDown(until: cooldown.until)
+        if let unavailable = state.unavailability(now: now, breaker: config.circuitBreaker) {
+            return unavailable
         }
         if state.usage.isExhausted(config.rateLimit) {
             return .overQuota(until: nextReset(in: timeZone))
@@ -80,6 +80,8 @@ public enum ProviderAvailability: Sendable, Equatable {
     case coolingDown(until: Date)
     /// Its request or token allowance is used up until the given reset time.
     case overQuota(until: Date?)
+    /// Its circuit breaker is open until the given time, or (nil) half-open with a probe running.
+    case circuitOpen(until: Date?)
     /// Its kind cannot serve the client's API (only Gemini providers serve Gemini's native API).
     case cannotServe(api: String)
 }

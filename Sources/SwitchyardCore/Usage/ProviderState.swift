@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 
-/// State of one (model, provider) that outlives config snapshots: its usage counter and its cooldown.
+/// State of one (model, provider) that outlives config snapshots: its usage counter, its cooldown and its circuit
+/// breaker.
 public final class ProviderState: Sendable {
     public struct Cooldown: Sendable, Equatable {
         public var until: Date
@@ -9,9 +10,15 @@ public final class ProviderState: Sendable {
         public var status: Int
     }
 
+    /// What decides whether the provider may be tried, under one lock so routing checks it in one step.
+    private struct Health {
+        var cooldown: Cooldown?
+        var breaker = CircuitBreaker()
+    }
+
     public let key: ProviderKey
     public let usage: UsageCounter
-    private let cooldownState = Mutex<Cooldown?>(nil)
+    private let health = Mutex(Health())
 
     public init(key: ProviderKey, usage: UsageCounter) {
         self.key = key
@@ -20,22 +27,50 @@ public final class ProviderState: Sendable {
 
     /// Skips the provider until `until` (an earlier end never shortens a longer cooldown).
     public func coolDown(until: Date, status: Int) {
-        cooldownState.withLock { cooldown in
-            if let existing = cooldown, existing.until > until { return }
-            cooldown = Cooldown(until: until, status: status)
+        health.withLock { health in
+            if let existing = health.cooldown, existing.until > until { return }
+            health.cooldown = Cooldown(until: until, status: status)
         }
     }
 
     /// The active cooldown, if any.
     public func cooldown(now: Date) -> Cooldown? {
-        cooldownState.withLock { cooldown in
-            guard let active = cooldown else { return nil }
-            if active.until <= now {
-                cooldown = nil
-                return nil
-            }
-            return active
+        health.withLock { Self.activeCooldown(&$0, now: now) }
+    }
+
+    /// Why the provider must be passed over now (cooling down, circuit open), or nil.
+    func unavailability(now: Date, breaker config: CircuitBreakerConfig) -> ProviderAvailability? {
+        health.withLock { health in
+            if let cooldown = Self.activeCooldown(&health, now: now) { return .coolingDown(until: cooldown.until) }
+            if case .refused(let until) = health.breaker.refusal(now: now, config: config) { return .circuitOpen(until: until) }
+            return nil
         }
+    }
+
+    private static func activeCooldown(_ health: inout Health, now: Date) -> Cooldown? {
+        guard let active = health.cooldown else { return nil }
+        if active.until <= now {
+            health.cooldown = nil
+            return nil
+        }
+        return active
+    }
+
+    /// The circuit breaker as it is now.
+    public var breaker: CircuitBreaker {
+        health.withLock { $0.breaker }
+    }
+
+    public func admit(now: Date, bypassing: Bool, config: CircuitBreakerConfig)
+        -> (CircuitBreaker.Admission, CircuitBreaker.Transition?)
+    {
+        health.withLock { $0.breaker.admit(now: now, bypassing: bypassing, config: config) }
+    }
+
+    public func record(_ outcome: CircuitBreaker.Outcome, probe: Bool, now: Date, config: CircuitBreakerConfig)
+        -> CircuitBreaker.Transition?
+    {
+        health.withLock { $0.breaker.record(outcome, probe: probe, now: now, config: config) }
     }
 }
 

@@ -54,7 +54,20 @@ struct AdminController {
             "name": provider.name, "priority": provider.priority, "weight": provider.weight,
             "enabled": provider.enabled, "status": status, "status_reason": reason,
             "stream_support": provider.streamSupport, "non_stream_support": provider.nonStreamSupport,
+            "circuit": circuit(slot),
         ]
+    }
+
+    /// `{state: closed | open | half_open | disabled, consecutive_failures, open_until, openings}`.
+    func circuit(_ slot: ProviderSlot) -> [String: Any] {
+        let breaker = slot.state.breaker
+        var entry: [String: Any] = [
+            "state": CircuitStatus.of(breaker, config: slot.config.circuitBreaker).name,
+            "consecutive_failures": breaker.consecutiveFailures, "openings": breaker.openings,
+            "open_until": NSNull(),
+        ]
+        if case .open(let until) = breaker.state { entry["open_until"] = state.files.format(until) }
+        return entry
     }
 
     func reload() -> Response {
@@ -86,13 +99,21 @@ struct AdminController {
 
 /// A provider's state for people and dashboards.
 enum ProviderStatus {
-    /// `available`, `rate_limited` (quota used up), `cooling_down` (recent 429/401/403) or `disabled`, with the
-    /// reason in words.
+    /// `available`, `rate_limited` (quota used up), `cooling_down` (recent 429/401/403, or 503 with
+    /// `Retry-After`), `circuit_open` or `disabled`, with the reason in words.
     static func of(_ slot: ProviderSlot, now: Date, state: GatewayState) -> (status: String, reason: String) {
         let provider = slot.config
         guard provider.enabled else { return ("disabled", "Provider is disabled") }
         if let cooldown = slot.state.cooldown(now: now) {
             return ("cooling_down", "Cooling down after HTTP \(cooldown.status) until \(state.files.format(cooldown.until))")
+        }
+        switch slot.state.breaker.refusal(now: now, config: provider.circuitBreaker) {
+        case .refused(let until?):
+            return ("circuit_open", "Circuit open after repeated failures until \(state.files.format(until))")
+        case .refused(nil):
+            return ("circuit_open", "Circuit half-open: a request is probing the provider")
+        default:
+            break
         }
         let usage = slot.state.usage.snapshot
         let resets = slot.nextReset(in: state.timeZone).map { ", resets \(state.files.format($0))" } ?? ""
@@ -103,5 +124,31 @@ enum ProviderStatus {
             return ("rate_limited", "Token limit exceeded: \(usage.tokens)/\(limit)\(resets)")
         }
         return ("available", "OK")
+    }
+}
+
+/// A circuit breaker's state as dashboards see it.
+enum CircuitStatus: Int {
+    case closed = 0
+    case halfOpen = 1
+    case open = 2
+    case disabled = -1
+
+    static func of(_ breaker: CircuitBreaker, config: CircuitBreakerConfig) -> CircuitStatus {
+        guard config.enabled else { return .disabled }
+        switch breaker.state {
+        case .closed: return .closed
+        case .open: return .open
+        case .halfOpen: return .halfOpen
+        }
+    }
+
+    var name: String {
+        switch self {
+        case .closed: "closed"
+        case .halfOpen: "half_open"
+        case .open: "open"
+        case .disabled: "disabled"
+        }
     }
 }

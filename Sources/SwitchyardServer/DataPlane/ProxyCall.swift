@@ -61,6 +61,8 @@ final class ProxyCall: UpstreamExchangeReceiver {
     private var sequence: AttemptSequence
     private var phase = Phase.deciding
     private var lease: UsageLease?
+    /// The provider being tried, when it holds its circuit breaker's one probe.
+    private var probing: ProviderSlot?
     /// The upstream's answer to the last failed attempt, for passing through.
     private var upstreamAnswer: ClientAnswer?
 
@@ -131,9 +133,24 @@ final class ProxyCall: UpstreamExchangeReceiver {
         while true {
             guard !shutdownPassed else { return end(with: ClientAnswer(.shuttingDown, dialect: inbound.api.dialect)) }
             switch action {
-            case .reserve(let slot):
+            case .reserve(let slot, let bypassing):
+                let (admission, transition) = slot.state.admit(
+                    now: engine.state.clock.now(), bypassing: bypassing, config: slot.config.circuitBreaker
+                )
+                report(transition, of: slot)
+                if case .refused(let until) = admission {
+                    action = sequence.circuitRefused(until: until)
+                    continue
+                }
+                if bypassing { logger.warning("Every provider of model \(route.name) is out; trying \(slot.name) despite its open circuit") }
+                probing = admission == .probe ? slot : nil
                 lease = slot.state.usage.reserve(slot.config.rateLimit)
-                action = lease == nil ? sequence.refused(until: slot.nextReset(in: engine.state.timeZone)) : sequence.reserved()
+                if lease == nil {
+                    record(.abandoned, of: slot)
+                    action = sequence.refused(until: slot.nextReset(in: engine.state.timeZone))
+                } else {
+                    action = sequence.reserved()
+                }
 
             case .send(let slot, let retry):
                 let provider = slot.config
@@ -562,7 +579,32 @@ final class ProxyCall: UpstreamExchangeReceiver {
         upstreamAnswer = answer
         phase = .deciding
         self.attempt = nil
-        run(sequence.failed(failure, upstreamAnswered: answer != nil, now: engine.state.clock.now()))
+        record(failure.breakerOutcome, of: attempt.slot)
+        let now = engine.state.clock.now()
+        let circuitOpen = attempt.slot.state.breaker.refusal(now: now, config: attempt.provider.circuitBreaker) != nil
+        run(sequence.failed(failure, upstreamAnswered: answer != nil, circuitOpen: circuitOpen, now: now))
+    }
+
+    /// Tells the provider's circuit breaker how an attempt went; a probe's turn ends with it.
+    private func record(_ outcome: CircuitBreaker.Outcome, of slot: ProviderSlot) {
+        let probe = probing != nil
+        probing = nil
+        report(slot.state.record(outcome, probe: probe, now: engine.state.clock.now(), config: slot.config.circuitBreaker), of: slot)
+    }
+
+    private func report(_ transition: CircuitBreaker.Transition?, of slot: ProviderSlot) {
+        switch transition {
+        case .opened(let until, let reason):
+            logger.warning(
+                "Circuit of provider \(slot.name) for model \(route.name) opened after \(reason); skipped until \(engine.state.files.format(until))"
+            )
+        case .halfOpened:
+            logger.info("Circuit of provider \(slot.name) for model \(route.name) is half-open: this request probes it")
+        case .closed:
+            logger.info("Circuit of provider \(slot.name) for model \(route.name) closed")
+        case nil:
+            break
+        }
     }
 
     private func delivered(_ answer: TranslatedAnswer, status: Int, headers: HTTPFields, attempt: Attempt) {
@@ -572,6 +614,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
         self.lease = nil
         engine.keep(answer.keptAnswer, keeping: request.keeping, provider: provider, model: inbound.model)
         observe(attempt, result: "ok")
+        record(.success, of: attempt.slot)
         trace.served(by: provider.name, usage: usage)
         engine.keepSession(request.session, on: provider, route: route)
         end(with: ClientAnswer(status: status, headers: headers, body: answer.body))
@@ -591,6 +634,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
     }
 
     private func finish() {
+        if let probing { record(.abandoned, of: probing) }
         phase = .finished
         cancelTimer()
         shutdownTimer?.cancel()
@@ -606,6 +650,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
     private func commit(_ attempt: Attempt, upstreamEnded: Bool) {
         let provider = attempt.provider
         observe(attempt, result: "ok")
+        record(.success, of: attempt.slot)
         engine.keepSession(request.session, on: provider, route: route)
         trace.streaming(from: provider.name)
         engine.metrics.streamOpened()
@@ -673,7 +718,9 @@ final class ProxyCall: UpstreamExchangeReceiver {
 
     /// The upstream broke, went silent or ended early after the commit: the client gets the upstream's own error
     /// events (when it speaks the upstream's dialect) or one of the gateway's, and no clean end.
-    private func streamFailed(_ failure: UpstreamStreamError) {
+    /// `outcome` is what the failure tells the provider's circuit breaker.
+    private func streamFailed(_ failure: UpstreamStreamError, outcome: CircuitBreaker.Outcome = .failure(timeout: false)) {
+        if let slot = attempt?.slot { record(outcome, of: slot) }
         abandonExchange()
         relayFinished(.failed(reason: failure.reason), detail: failure.detail, forwarded: failure.forwarded)
     }
@@ -747,7 +794,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
                 framer.pendingByteCount > 0
                 ? "no complete event from the upstream for \(seconds) s (\(framer.pendingByteCount) bytes of one came)"
                 : "no data from the upstream for \(seconds) s"
-            streamFailed(UpstreamStreamError(reason: reason))
+            streamFailed(UpstreamStreamError(reason: reason), outcome: .failure(timeout: true))
         case .readingError, .collecting, .aggregating, .opening:
             abandonExchange()
             attemptFailed(.timeout)
@@ -799,7 +846,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
             case .finished:
                 return
             case .relaying:
-                streamFailed(UpstreamStreamError(reason: "the gateway is shutting down"))
+                streamFailed(UpstreamStreamError(reason: "the gateway is shutting down"), outcome: .abandoned)
             default:
                 abandonExchange()
                 end(with: ClientAnswer(.shuttingDown, dialect: inbound.api.dialect))

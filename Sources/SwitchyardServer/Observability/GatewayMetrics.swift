@@ -142,7 +142,7 @@ final class GatewayMetrics: Sendable {
 
     // MARK: Scraping
 
-    static let statuses = ["available", "rate_limited", "cooling_down", "disabled"]
+    static let statuses = ["available", "rate_limited", "cooling_down", "circuit_open", "disabled"]
 
     /// The Prometheus text, after refreshing the gauges that describe current state (quotas, provider status).
     func scrape(state: GatewayState) -> [UInt8] {
@@ -165,6 +165,9 @@ final class GatewayMetrics: Sendable {
                 for status in Self.statuses {
                     gauge(key("switchyard_provider_status", "status", status)).record(status == current ? 1 : 0)
                 }
+                let circuit = CircuitStatus.of(slot.state.breaker, config: slot.config.circuitBreaker)
+                gauge(HandleKey(label: "switchyard_circuit_state", model: route.name, provider: slot.config.name))
+                    .record(circuit.rawValue)
             }
         }
         return registry.emitToBuffer()

@@ -110,6 +110,11 @@ struct GatewayClient: Sendable {
             (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
         }
 
+        /// A body that is a JSON list of objects (admin lists).
+        var jsonArray: [[String: Any]] {
+            (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [[String: Any]] ?? []
+        }
+
         /// `error.code`, `error.type`, … of an OpenAI-shaped error.
         var error: [String: Any] { json["error"] as? [String: Any] ?? [:] }
 

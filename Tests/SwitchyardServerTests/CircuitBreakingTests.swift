@@ -1,0 +1,208 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Synchronization
+import Testing
+
+/// Circuit breakers against fake upstreams: a failing provider is skipped at no cost, probed once its open period
+/// is over, and taken back when the probe succeeds.
+@Suite("Circuit breakers")
+struct CircuitBreakingTests {
+    func circuit(_ client: GatewayClient, _ provider: String) async throws -> [String: Any] {
+        let list = try await client.get("/admin/providers/m").jsonArray
+        return list.first { $0["name"] as? String == provider }?["circuit"] as? [String: Any] ?? [:]
+    }
+
+    @Test func aHungProviderCostsOneTimeoutThenRequestsSkipItAtNoCost() async throws {
+        let release = Gate()
+        let upstream = FakeUpstream { request in
+            if request.provider == "hung" { await release.wait() }
+            return Reply.chatCompletion(content: "from backup")
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("hung", endpoint: upstream.endpoint("hung"), retry: 3, timeout: 2),
+                providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
+            ])
+        } _: { client in
+            defer { release.open() }
+            for _ in 0..<5 {
+                let reply = try await client.post("/v1/chat/completions", chatBody())
+                #expect(reply.status == 200)
+                #expect(reply.header("x-switchyard-provider") == "backup")
+            }
+            #expect(upstream.count("hung") == 1, "one timeout, no retries, then skipped")
+            #expect(upstream.count("backup") == 5)
+            let state = try await circuit(client, "hung")
+            #expect(state["state"] as? String == "open")
+            #expect(state["openings"] as? Int == 1)
+            #expect(state["open_until"] is String)
+            let providers = try await client.get("/admin/providers/m").jsonArray
+            #expect(providers.first?["status"] as? String == "circuit_open")
+            let metrics = try await client.get("/metrics").body
+            #expect(metrics.contains(#"switchyard_circuit_state{model="m",provider="hung"} 2"#))
+            #expect(metrics.contains(#"switchyard_circuit_state{model="m",provider="backup"} 0"#))
+            #expect(metrics.contains(#"switchyard_provider_status{model="m",provider="hung",status="circuit_open"} 1"#))
+        }
+    }
+
+    @Test func afterTheOpenPeriodOneRequestProbesWhileOthersGoElsewhereAndItsSuccessClosesTheCircuit() async throws {
+        let start = try Date("2026-12-03T12:00:00Z", strategy: .iso8601)
+        let clock = ManualClock(start)
+        let healthy = Mutex(false)
+        let probeGate = Gate()
+        let upstream = FakeUpstream { request in
+            guard request.provider == "flaky" else { return Reply.chatCompletion(content: "from backup") }
+            guard healthy.withLock({ $0 }) else { return Reply.error(.internalServerError) }
+            await probeGate.wait()
+            return Reply.chatCompletion(content: "from flaky")
+        }
+        try await GatewayHarness.run(upstream: upstream, clock: clock) {
+            modelConfig([
+                providerJSON(
+                    "flaky", endpoint: upstream.endpoint("flaky"),
+                    extra: #","circuit_breaker":{"failure_threshold":2,"open_seconds":30}"#
+                ),
+                providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
+            ])
+        } _: { client in
+            defer { probeGate.open() }
+            for _ in 0..<3 {
+                #expect(try await client.post("/v1/chat/completions", chatBody()).header("x-switchyard-provider") == "backup")
+            }
+            #expect(upstream.count("flaky") == 2, "open after two failures: the third request skipped it")
+            #expect(try await circuit(client, "flaky")["open_until"] as? String == "2026-12-03T12:00:30+00:00")
+
+            healthy.withLock { $0 = true }
+            clock.advance(to: start.addingTimeInterval(31))
+            let probe = Task { try await client.post("/v1/chat/completions", chatBody()) }
+            #expect(await eventually { upstream.count("flaky") == 3 })
+            #expect(try await circuit(client, "flaky")["state"] as? String == "half_open")
+            // While the probe runs, other requests do not pile onto the provider.
+            #expect(try await client.post("/v1/chat/completions", chatBody()).header("x-switchyard-provider") == "backup")
+            #expect(upstream.count("flaky") == 3)
+
+            probeGate.open()
+            let probed = try await probe.value
+            #expect(probed.status == 200)
+            #expect(probed.content == "from flaky")
+            #expect(try await circuit(client, "flaky")["state"] as? String == "closed")
+            #expect(try await client.post("/v1/chat/completions", chatBody()).header("x-switchyard-provider") == "flaky")
+        }
+    }
+
+    @Test func aFailedProbeOpensTheCircuitAgainForTwiceAsLong() async throws {
+        let start = try Date("2026-12-03T12:00:00Z", strategy: .iso8601)
+        let clock = ManualClock(start)
+        let upstream = FakeUpstream { request in
+            request.provider == "down" ? Reply.error(.badGateway) : Reply.chatCompletion(content: "ok")
+        }
+        try await GatewayHarness.run(upstream: upstream, clock: clock) {
+            modelConfig([
+                providerJSON("down", endpoint: upstream.endpoint("down"), retry: 2, extra: #","circuit_breaker":{"failure_threshold":1}"#),
+                providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
+            ])
+        } _: { client in
+            #expect(await client.postStatus("/v1/chat/completions", chatBody()) == 200)
+            #expect(upstream.count("down") == 1, "the circuit opened on the first failure, so no retry followed")
+            clock.advance(to: start.addingTimeInterval(30))
+            #expect(await client.postStatus("/v1/chat/completions", chatBody()) == 200)
+            #expect(upstream.count("down") == 2, "the probe, not retried")
+            let state = try await circuit(client, "down")
+            #expect(state["state"] as? String == "open")
+            #expect(state["openings"] as? Int == 2)
+            #expect(state["open_until"] as? String == "2026-12-03T12:01:30+00:00")
+        }
+    }
+
+    @Test func whenEveryProviderIsOpenARequestStillTriesTheOneDueFirst() async throws {
+        let healthy = Mutex(false)
+        let upstream = FakeUpstream { _ in
+            healthy.withLock { $0 } ? Reply.chatCompletion(content: "back") : Reply.error(.serviceUnavailable)
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("only", endpoint: upstream.endpoint("only"), retry: 3, extra: #","circuit_breaker":{"failure_threshold":1}"#)
+            ])
+        } _: { client in
+            let first = try await client.post("/v1/chat/completions", chatBody())
+            #expect(first.status == 502)
+            #expect(upstream.count("only") == 1)
+            let second = try await client.post("/v1/chat/completions", chatBody())
+            #expect(second.status == 502, "tried despite the open circuit, once")
+            #expect(second.error["code"] as? String == "all_providers_failed")
+            #expect(upstream.count("only") == 2)
+            healthy.withLock { $0 = true }
+            let third = try await client.post("/v1/chat/completions", chatBody())
+            #expect(third.status == 200)
+            #expect(try await circuit(client, "only")["state"] as? String == "closed")
+        }
+    }
+
+    @Test func clientErrorsDoNotOpenTheCircuit() async throws {
+        let upstream = FakeUpstream { _ in
+            Reply.json(#"{"error":{"message":"bad","type":"invalid_request_error"}}"#, status: .badRequest)
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("strict", endpoint: upstream.endpoint("strict"), extra: #","circuit_breaker":{"failure_threshold":1}"#)])
+        } _: { client in
+            for _ in 0..<3 {
+                #expect(await client.postStatus("/v1/chat/completions", chatBody()) == 400)
+            }
+            #expect(upstream.count("strict") == 3)
+            let state = try await circuit(client, "strict")
+            #expect(state["state"] as? String == "closed")
+        }
+    }
+
+    @Test func a503WithRetryAfterCoolsTheProviderDownLikeA429() async throws {
+        let upstream = FakeUpstream { request in
+            request.provider == "busy"
+                ? Reply.error(.serviceUnavailable, headers: [HTTPField.Name("Retry-After")!: "120"])
+                : Reply.chatCompletion(content: "ok")
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("busy", endpoint: upstream.endpoint("busy"), retry: 3),
+                providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
+            ])
+        } _: { client in
+            for _ in 0..<4 {
+                #expect(await client.postStatus("/v1/chat/completions", chatBody()) == 200)
+            }
+            #expect(upstream.count("busy") == 1, "no retry, and skipped while it cools down")
+            let providers = try await client.get("/admin/providers/m").jsonArray
+            #expect(providers.first?["status"] as? String == "cooling_down")
+            #expect((providers.first?["status_reason"] as? String)?.contains("503") == true)
+        }
+    }
+
+    @Test func aStreamThatGoesSilentAfterItStartedCountsAgainstTheProvider() async throws {
+        let release = Gate()
+        let upstream = FakeUpstream { request in
+            guard request.provider == "stalling" else { return Reply.sse(Reply.streamEvents(["ok"])) }
+            return Response(
+                status: .ok, headers: [.contentType: "text/event-stream"],
+                body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: "data: \(Reply.chunk("part"))\n\n"))
+                    _ = await release.wait(upTo: 30)
+                    try await writer.finish(nil)
+                })
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("stalling", endpoint: upstream.endpoint("stalling"), timeout: 1),
+                providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
+            ])
+        } _: { client in
+            defer { release.open() }
+            let broken = try await client.post("/v1/chat/completions", chatBody(stream: true))
+            #expect(broken.header("x-switchyard-provider") == "stalling")
+            #expect(broken.body.contains("upstream_stream_error"))
+            let next = try await client.post("/v1/chat/completions", chatBody(stream: true))
+            #expect(next.header("x-switchyard-provider") == "backup", "the silence opened the circuit")
+            #expect(next.streamedContent == "ok")
+        }
+    }
+}
