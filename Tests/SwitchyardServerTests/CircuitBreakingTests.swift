@@ -192,7 +192,7 @@ struct CircuitBreakingTests {
         }
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig([
-                providerJSON("stalling", endpoint: upstream.endpoint("stalling"), timeout: 1),
+                providerJSON("stalling", endpoint: upstream.endpoint("stalling"), timeout: 3),
                 providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
             ])
         } _: { client in

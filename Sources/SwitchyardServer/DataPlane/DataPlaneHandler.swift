@@ -261,6 +261,14 @@ final class DataPlaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         answered(context)
     }
 
+    /// Closes the connection in the middle of an answer (a client that stopped reading it).
+    func abort() {
+        guard let context else { return }
+        current = .closing
+        queued.removeAll()
+        context.close(promise: nil)
+    }
+
     /// Ends the answer; the next request, if one is waiting, is taken up.
     private func answered(_ context: ChannelHandlerContext) {
         var closeAfter = false

@@ -83,6 +83,9 @@ final class ProxyCall: UpstreamExchangeReceiver {
     private var timerGeneration = 0
     private var silenceLimit = TimeAmount.zero
     private var lastActivity = NIODeadline.uptimeNanoseconds(0)
+    /// When the silence bound first found a committed stream's client not taking more (reading from the
+    /// upstream paused for it): from then on the silence is the client's.
+    private var clientStalledSince: NIODeadline?
     /// A committed stream's reservation, settled when the stream ends.
     private var streamLease: UsageLease?
     private var shutdownTimer: Scheduled<Void>?
@@ -711,9 +714,13 @@ final class ProxyCall: UpstreamExchangeReceiver {
         outgoing.removeAll(keepingCapacity: true)
     }
 
-    /// The client can take more again: reading from the upstream resumes.
+    /// The client can take more again: reading from the upstream resumes, and the upstream's silence bound
+    /// starts afresh (it was not the upstream that kept still).
     func clientBecameWritable() {
-        if case .relaying = phase { exchange?.resumeReading() }
+        guard case .relaying = phase else { return }
+        clientStalledSince = nil
+        lastActivity = .now()
+        exchange?.resumeReading()
     }
 
     /// The upstream broke, went silent or ended early after the commit: the client gets the upstream's own error
@@ -745,6 +752,10 @@ final class ProxyCall: UpstreamExchangeReceiver {
             engine.metrics.streamFailed(model: inbound.model, provider: provider.name)
         case .clientGone:
             logger.info("Client disconnected from a stream of provider \(provider.name); upstream request cancelled")
+        case .clientStalled:
+            logger.warning(
+                "Client took nothing of a stream of provider \(provider.name) for \(Double(silenceLimit.nanoseconds) / 1e9) s; connection closed, upstream request cancelled"
+            )
         case .completed:
             break
         }
@@ -762,7 +773,11 @@ final class ProxyCall: UpstreamExchangeReceiver {
         engine.recorder.finish(trace, status: 200)
         self.translator = nil
         self.attempt = nil
-        if outcome != .clientGone { client.endStream() }
+        switch outcome {
+        case .completed, .failed: client.endStream()
+        case .clientStalled: client.abort()
+        case .clientGone: break
+        }
     }
 
     // MARK: Silence, shutdown, a leaving client
@@ -780,8 +795,20 @@ final class ProxyCall: UpstreamExchangeReceiver {
         timer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             guard generation == timerGeneration else { return }
             timer = nil
+            let now = NIODeadline.now()
+            if case .relaying = phase, !client.isWritable {
+                // Reading is paused because the client takes nothing: the silence is not the upstream's, and a
+                // client that takes nothing for as long as the upstream may be silent is let go.
+                guard let since = clientStalledSince else {
+                    clientStalledSince = now
+                    return armSilenceCheck(at: now + silenceLimit)
+                }
+                guard since + silenceLimit <= now else { return armSilenceCheck(at: since + silenceLimit) }
+                abandonExchange()
+                return relayFinished(.clientStalled)
+            }
             let due = lastActivity + silenceLimit
-            guard due <= .now() else { return armSilenceCheck(at: due) }
+            guard due <= now else { return armSilenceCheck(at: due) }
             silenceTimedOut()
         }
     }

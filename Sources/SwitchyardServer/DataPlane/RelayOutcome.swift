@@ -6,6 +6,8 @@ enum RelayOutcome: Sendable, Equatable {
     case failed(reason: String)
     /// The client went away; the upstream request was cancelled.
     case clientGone
+    /// The client took nothing of the stream for the provider's `timeout`: its connection was closed.
+    case clientStalled
 
     /// For the request log.
     var label: String {
@@ -13,6 +15,7 @@ enum RelayOutcome: Sendable, Equatable {
         case .completed: "completed"
         case .failed: "upstream_failed"
         case .clientGone: "client_disconnected"
+        case .clientStalled: "client_stalled"
         }
     }
 }

@@ -22,9 +22,16 @@ struct RawConnection: Sendable {
 
     /// Connects, and sends `first` from the event loop as soon as the connection is up: a test that waits on a busy
     /// machine between connecting and sending would otherwise trip the gateway's idle timeout before its first byte.
-    static func open(port: Int, sending first: String? = nil) async throws -> RawConnection {
+    /// `readsOnDemand`: it reads only when `readMore()` is called, through a small receive buffer, so that what
+    /// the server writes backs up (a slow client).
+    static func open(port: Int, sending first: String? = nil, readsOnDemand: Bool = false) async throws -> RawConnection {
         let collector = Collector()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if readsOnDemand {
+            bootstrap = bootstrap.channelOption(.autoRead, value: false)
+                .channelOption(.socketOption(.so_rcvbuf), value: 65536)
+        }
+        let channel = try await bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
             }
@@ -35,6 +42,14 @@ struct RawConnection: Sendable {
             }
             .get()
         return RawConnection(channel: channel, collector: collector)
+    }
+
+    /// What the server sent so far.
+    var received: String { collector.received.withLock { $0 } }
+
+    /// Reads what has arrived (a connection opened with `readsOnDemand`).
+    func readMore() {
+        channel.read()
     }
 
     func send(_ text: String) async throws {
