@@ -831,6 +831,24 @@ import Testing
         #expect(wrong.allSatisfy { $0.hasPrefix("_global.upstream_") || $0.hasPrefix("_global.max_upstream_connections") })
     }
 
+    @Test func aliasesAreReadAndMayNameOneModelOnly() throws {
+        let config = try load(
+            #"{"gpt-4o":{"aliases":["gpt4","gpt-4o-latest"],"providers":[{"type":"echo","name":"e"}]},"claude-*":{"aliases":["sonnet"],"providers":[{"type":"echo","name":"e"}]}}"#
+        ).config
+        #expect(config.models[0].aliases == ["gpt4", "gpt-4o-latest"])
+        #expect(config.models[1].isPattern && config.models[1].aliases == ["sonnet"])
+        let wrong = try problems(
+            #"{"a":{"aliases":["b","x*",""],"providers":[{"type":"echo","name":"e"}]},"b":{"aliases":["c"],"providers":[{"type":"echo","name":"e"}]},"#
+                + #""d":{"aliases":["c"],"providers":[{"type":"echo","name":"e"}]},"e":{"aliases":"c","providers":[{"type":"echo","name":"e"}]}}"#
+        )
+        #expect(wrong.contains("a.aliases[0]: \"b\" is already the model \"b\""), "\(wrong)")
+        #expect(wrong.contains { $0.hasPrefix("a.aliases[1]: must be a model name") })
+        #expect(wrong.contains { $0.hasPrefix("a.aliases[2]: must be a model name") })
+        #expect(wrong.contains("d.aliases[0]: \"c\" is already an alias of b"))
+        #expect(wrong.contains { $0.hasPrefix("e.aliases: must be a list") })
+        #expect(wrong.count == 5)
+    }
+
     @Test func circuitBreakersHaveDefaultsAGlobalSettingAndProviderOverrides() throws {
         let defaults = try load(#"{"m":{"providers":[{"type":"echo","name":"e"}]}}"#).config
         #expect(defaults.global.circuitBreaker == CircuitBreakerConfig())

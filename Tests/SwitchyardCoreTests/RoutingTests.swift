@@ -204,3 +204,55 @@ import Testing
         #expect(table.route(for: "missing") == nil)
     }
 }
+
+/// Which model serves a client's model name: exact names and aliases, then the most specific wildcard.
+@Suite struct ModelNameRoutingTests {
+    func table(_ models: [(String, [String])]) -> RoutingTable {
+        let configs = models.map { name, aliases in
+            var provider = ProviderConfig(name: "p")
+            provider.type = "echo"
+            return ModelConfig(name: name, providers: [provider], aliases: aliases)
+        }
+        return RoutingTable(config: GatewayConfig(global: GlobalSettings(), models: configs))
+    }
+
+    @Test func patternsMatchAnyRunOfCharactersWhereTheStarStands() {
+        let cases: [(String, String, Bool)] = [
+            ("claude-*", "claude-3-opus", true), ("claude-*", "claude-", true), ("claude-*", "claud", false),
+            ("openrouter/*", "openrouter/meta/llama", true), ("*", "anything", true), ("*-mini", "gpt-4o-mini", true),
+            ("*-mini", "gpt-4o", false), ("a*b*c", "abc", true), ("a*b*c", "axxbyyc", true), ("a*b*c", "ac", false),
+            ("ab*ba", "aba", false), ("*x*xy", "axxy", true), ("*b*bc", "xbc", false), ("gpt-4o", "gpt-4o", true),
+        ]
+        for (pattern, name, expected) in cases {
+            #expect(ModelNamePattern(pattern).matches(name) == expected, "\(pattern) ~ \(name)")
+        }
+    }
+
+    @Test func anExactNameOrAliasWinsThenTheMostSpecificPatternThenConfigOrder() {
+        let routes = table([
+            ("*", []), ("claude-*", []), ("claude-3-*", ["opus"]), ("claude-3-opus", ["best"]), ("gpt-*", []), ("*-4o", []),
+        ])
+        #expect(routes.route(for: "claude-3-opus")?.name == "claude-3-opus")
+        #expect(routes.route(for: "best")?.name == "claude-3-opus")
+        #expect(routes.route(for: "opus")?.name == "claude-3-*")
+        #expect(routes.route(for: "claude-3-haiku")?.name == "claude-3-*")
+        #expect(routes.route(for: "claude-2")?.name == "claude-*")
+        #expect(routes.route(for: "gpt-4o")?.name == "gpt-*", "as specific as *-4o, and first in the file")
+        #expect(routes.route(for: "mistral")?.name == "*")
+        #expect(table([("a", [])]).route(for: "b") == nil)
+        let config = GatewayConfig(global: GlobalSettings(), models: [
+            ModelConfig(name: "claude-*", providers: [], aliases: ["sonnet"]), ModelConfig(name: "gpt-4o", providers: [], aliases: ["gpt4"]),
+        ])
+        #expect(config.concreteModelNames == ["sonnet", "gpt-4o", "gpt4"])
+    }
+
+    @Test func aProvidersModelForwardsTheClientsNameWhereItSaysModel() {
+        var provider = ProviderConfig(name: "p")
+        provider.model = "{model}"
+        #expect(provider.serving(model: "openrouter/meta/llama").model == "openrouter/meta/llama")
+        provider.model = "us.{model}-v1"
+        #expect(provider.serving(model: "claude").model == "us.claude-v1")
+        provider.model = "fixed"
+        #expect(provider.serving(model: "claude").model == "fixed")
+    }
+}

@@ -53,4 +53,35 @@ struct RoutingTests {
             #expect(upstream.count("on") == 5)
         }
     }
+
+    @Test func aliasesAndWildcardModelsRouteAndForwardTheClientsNameWhereAsked() async throws {
+        let upstream = FakeUpstream { request in Reply.chatCompletion(content: request.json["model"] as? String ?? "") }
+        try await GatewayHarness.run(upstream: upstream) {
+            #"{"_global":{"metrics_public":true},"#
+                + #""gpt-4o":{"aliases":["gpt4"],"providers":[\#(providerJSON("fixed", endpoint: upstream.endpoint("fixed"), model: "gpt-4o-2024"))]},"#
+                + #""openrouter/*":{"providers":[\#(providerJSON("router", endpoint: upstream.endpoint("router"), model: "{model}"))]},"#
+                + #""claude-*":{"aliases":["sonnet"],"providers":[\#(providerJSON("claude", endpoint: upstream.endpoint("claude"), model: "anthropic/{model}"))]}}"#
+        } _: { client in
+            func ask(_ model: String) async throws -> GatewayClient.Reply {
+                try await client.post("/v1/chat/completions", chatBody(model: model))
+            }
+            #expect(try await ask("gpt4").content == "gpt-4o-2024")
+            #expect(try await ask("openrouter/meta/llama-3").content == "openrouter/meta/llama-3")
+            #expect(try await ask("claude-3-opus").content == "anthropic/claude-3-opus")
+            #expect(try await ask("sonnet").content == "anthropic/sonnet")
+            let unknown = try await ask("mistral")
+            #expect(unknown.status == 404)
+            #expect(unknown.error["code"] as? String == "model_not_found")
+
+            let listed = try await client.get("/v1/models").json["data"] as? [[String: Any]]
+            #expect(listed?.compactMap { $0["id"] as? String } == ["gpt-4o", "gpt4", "sonnet"], "concrete names only")
+            #expect(await client.getStatus("/v1/models/claude-3-haiku") == 200)
+            #expect(await client.getStatus("/v1/models/mistral") == 404)
+            // Metrics name the configured model, never a name a client made up.
+            let metrics = try await client.get("/metrics").body
+            #expect(metrics.contains(#"switchyard_requests_total{model="openrouter/*",provider="router",status="200"} 1"#))
+            #expect(metrics.contains(#"switchyard_requests_total{model="claude-*",provider="claude",status="200"} 2"#))
+            #expect(!metrics.contains("llama-3"))
+        }
+    }
 }

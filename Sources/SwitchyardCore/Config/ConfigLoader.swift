@@ -117,7 +117,24 @@ struct ConfigReader {
             problem("", "no models are configured")
         }
         checkUsageFileNames(models)
+        checkAliases(models)
         return GatewayConfig(global: global, models: models)
+    }
+
+    /// An alias must name one model only: not another model, nor another model's alias.
+    mutating func checkAliases(_ models: [ModelConfig]) {
+        var owners: [String: String] = [:]
+        for model in models where !model.isPattern { owners[model.name] = model.name }
+        for model in models {
+            for (index, alias) in model.aliases.enumerated() {
+                if let owner = owners[alias] {
+                    let what = owner == alias ? "the model \"\(alias)\"" : "an alias of \(owner)"
+                    problem("\(model.name).aliases[\(index)]", "\"\(alias)\" is already \(what)")
+                } else {
+                    owners[alias] = model.name
+                }
+            }
+        }
     }
 
     /// Usage files are named from sanitised model and provider names; two providers must not share one.
@@ -249,9 +266,12 @@ struct ConfigReader {
     mutating func readModel(name: String, _ node: ConfigNode, global: GlobalSettings) -> ModelConfig? {
         guard let members = object(node, name) else { return nil }
         var providers: [ProviderConfig] = []
+        var aliases: [String] = []
         var sawProviders = false
         for (key, value) in members {
             switch key {
+            case "aliases":
+                aliases = readAliases(value, "\(name).aliases")
             case "providers":
                 sawProviders = true
                 guard case .array(let items) = value else {
@@ -286,7 +306,24 @@ struct ConfigReader {
         if !providers.isEmpty && !providers.contains(where: \.enabled) {
             warning(name, "every provider is disabled; requests for this model will fail")
         }
-        return ModelConfig(name: name, providers: providers)
+        return ModelConfig(name: name, providers: providers, aliases: aliases)
+    }
+
+    mutating func readAliases(_ node: ConfigNode, _ path: String) -> [String] {
+        guard case .array(let items) = node else {
+            problem(path, "must be a list of model names, not \(node.typeName)")
+            return []
+        }
+        var aliases: [String] = []
+        for (index, item) in items.enumerated() {
+            guard let alias = string(item, "\(path)[\(index)]") else { continue }
+            if alias.isEmpty || alias.hasPrefix("_") || alias.contains("*") {
+                problem("\(path)[\(index)]", "must be a model name: not empty, no leading _ and no *")
+            } else if !aliases.contains(alias) {
+                aliases.append(alias)
+            }
+        }
+        return aliases
     }
 
     mutating func readProvider(_ node: ConfigNode, path: String, modelName: String, global: GlobalSettings)

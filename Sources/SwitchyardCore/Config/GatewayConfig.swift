@@ -12,6 +12,12 @@ public struct GatewayConfig: Sendable {
     public func model(named name: String) -> ModelConfig? {
         models.first { $0.name == name }
     }
+
+    /// The names clients can ask for by name: models that are not wildcard patterns, and every alias, in file
+    /// order (what `/v1/models` lists).
+    public var concreteModelNames: [String] {
+        models.flatMap { model in (model.isPattern ? [] : [model.name]) + model.aliases }
+    }
 }
 
 /// The `_global` section.
@@ -67,13 +73,20 @@ public struct GlobalSettings: Sendable, Equatable {
 
 /// One public model name and the providers that can serve it.
 public struct ModelConfig: Sendable {
+    /// The public name, or a wildcard pattern (`claude-*`, `openrouter/*`) that serves every name it matches.
     public var name: String
     public var providers: [ProviderConfig]
+    /// Other names clients may use for this model.
+    public var aliases: [String]
 
-    public init(name: String, providers: [ProviderConfig]) {
+    public init(name: String, providers: [ProviderConfig], aliases: [String] = []) {
         self.name = name
         self.providers = providers
+        self.aliases = aliases
     }
+
+    /// Whether `name` is a wildcard pattern (`*` stands for any run of characters).
+    public var isPattern: Bool { name.contains("*") }
 }
 
 /// One upstream provider of a model.
@@ -84,7 +97,7 @@ public struct ProviderConfig: Sendable, Equatable {
     /// Base URL such as `https://api.example.com/v1`, without a trailing slash.
     public var endpoint: String = ""
     public var apiKey: String = ""
-    /// The model name sent upstream.
+    /// The model name sent upstream; `{model}` in it stands for the name the client asked for.
     public var model: String = ""
     /// Lower numbers are tried first.
     public var priority: Int = 1
@@ -113,6 +126,15 @@ public struct ProviderConfig: Sendable, Equatable {
 
     public init(name: String) {
         self.name = name
+    }
+
+    /// The provider as it serves a request for `requested`: `{model}` in its upstream `model` becomes the
+    /// client's model name (how a wildcard model forwards the name it matched).
+    public func serving(model requested: String) -> ProviderConfig {
+        guard model.utf8.contains(UInt8(ascii: "{")), model.contains("{model}") else { return self }
+        var provider = self
+        provider.model = model.replacing("{model}", with: requested)
+        return provider
     }
 
     /// The provider's kind; the config loader admits only registered kinds.

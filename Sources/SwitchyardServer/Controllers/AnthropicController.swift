@@ -31,7 +31,7 @@ struct AnthropicController {
         guard let route = state.table.route(for: messages.model) else { throw GatewayError.modelNotFound(messages.model) }
         let clientHeaders = request.headers.map { HeaderField($0.name.rawName, $0.value) }
         for slot in route.providers where slot.config.enabled && slot.config.kind is AnthropicKind {
-            let provider = slot.config
+            let provider = slot.config.serving(model: messages.model)
             do {
                 let credential = try await proxy.credential(for: provider, kind: provider.kind)
                 let upstream = AnthropicKind.countTokensRequest(

@@ -15,11 +15,11 @@ struct GeminiController {
             "v1beta/models", dialect: .gemini, recorder: proxy.recorder, state: state, acceptsQueryKey: true
         )
         group.get { _, _ in
-            OpenAIController.json(["models": state.table.config.models.map { Self.modelObject($0.name) }])
+            OpenAIController.json(["models": state.table.config.concreteModelNames.map(Self.modelObject)])
         }
         group.get("{model}") { _, context in
             let name = context.parameters.get("model") ?? ""
-            guard state.table.config.model(named: name) != nil else { throw GatewayError.modelNotFound(name) }
+            guard state.table.route(for: name) != nil else { throw GatewayError.modelNotFound(name) }
             return OpenAIController.json(Self.modelObject(name))
         }
     }

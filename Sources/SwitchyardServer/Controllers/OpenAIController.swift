@@ -17,14 +17,14 @@ struct OpenAIController {
             group.get("models") { _, _ in listModels() }
             group.get("models/{model}") { _, context in
                 let name = context.parameters.get("model") ?? ""
-                guard state.table.config.model(named: name) != nil else { throw GatewayError.modelNotFound(name) }
+                guard state.table.route(for: name) != nil else { throw GatewayError.modelNotFound(name) }
                 return Self.json(Self.modelObject(name))
             }
         }
     }
 
     func listModels() -> Response {
-        let models = state.table.config.models.map { Self.modelObject($0.name) }
+        let models = state.table.config.concreteModelNames.map(Self.modelObject)
         return Self.json(["object": "list", "data": models])
     }
 

@@ -43,7 +43,8 @@ final class ProxyCall: UpstreamExchangeReceiver {
         var credential = ""
         /// Whether a refused access token was replaced already (once per attempt).
         var refreshed = false
-        var provider: ProviderConfig { slot.config }
+        /// The provider as it serves this request (`{model}` filled in).
+        var provider: ProviderConfig { translation.provider }
     }
 
     private let engine: ProxyEngine
@@ -156,7 +157,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
                 }
 
             case .send(let slot, let retry):
-                let provider = slot.config
+                let provider = slot.config.serving(model: inbound.model)
                 logger.info(
                     "Selected provider \(provider.name) for model \(route.name)\(retry > 0 ? " (retry \(retry) of \(provider.retry))" : "")"
                 )
@@ -749,7 +750,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
             } else {
                 client.writeStream(forwarded)
             }
-            engine.metrics.streamFailed(model: inbound.model, provider: provider.name)
+            engine.metrics.streamFailed(model: route.name, provider: provider.name)
         case .clientGone:
             logger.info("Client disconnected from a stream of provider \(provider.name); upstream request cancelled")
         case .clientStalled:

@@ -16,8 +16,9 @@ struct RequestRecorder: Sendable {
     func finish(_ trace: RequestTrace, status: Int) {
         guard let summary = trace.finish(status: status) else { return }
         metrics.requestEnded()
-        // Only configured names become label values: a client's made-up model name would be a series forever.
-        let model = summary.model.map { state.table.route(for: $0) == nil ? "unknown" : $0 } ?? "none"
+        // Only configured names become label values: a client's made-up model name would be a series forever (an
+        // alias or a name a wildcard matched counts as its model).
+        let model = summary.model.map { state.table.route(for: $0)?.name ?? "unknown" } ?? "none"
         let provider = summary.provider ?? "none"
         metrics.request(model: model, provider: provider, status: status)
         metrics.overhead(summary.overhead)
