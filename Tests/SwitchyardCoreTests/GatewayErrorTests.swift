@@ -67,6 +67,17 @@ import Testing
         #expect(quota.code == "quota_exceeded")
         #expect(quota.headers == [HeaderField("retry-after", "60")])
         #expect(quota.message == "Every provider of model 'm' is unavailable: a (quota exhausted, resets in 3600s); b (cooling down for 60s).")
+        let small = GatewayError.noAvailableProvider(
+            model: "m",
+            skipped: [(provider, .contextTooSmall(needed: 9000, limit: 8192)), (other, .cannotServe(api: "Gemini"))], now: now)
+        #expect(small.statusCode == 400)
+        #expect(small.code == "context_length_exceeded")
+        #expect(small.message.hasPrefix("No provider of model 'm' has a context large enough for this request: a (context of 8192 tokens is smaller than the request's estimated 9000)"))
+        let busy = GatewayError.noAvailableProvider(
+            model: "m", skipped: [(provider, .contextTooSmall(needed: 9000, limit: 8192)), (other, .circuitOpen(until: now.addingTimeInterval(5)))],
+            now: now)
+        #expect(busy.statusCode == 503, "another provider could serve it later")
+        #expect(busy.message.hasSuffix("b (circuit open for 5s)."))
         let none = GatewayError.noAvailableProvider(model: "m", skipped: [], now: now)
         #expect(none.statusCode == 503)
         #expect(none.message == "Model 'm' has no enabled providers.")

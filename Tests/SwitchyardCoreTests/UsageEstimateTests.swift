@@ -120,3 +120,29 @@ import Testing
         #expect(completion(#"{"object":"embedding","data":[{"embedding":[0.1,0.2]}]}"#) == 0)
     }
 }
+
+/// The context a request needs, for skipping providers whose `max_context_length` is smaller.
+@Suite struct ContextEstimateTests {
+    func buffer(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
+
+    @Test func promptTokensPlusTheMostTheAnswerMayTakeInEveryDialect() throws {
+        let prompt = String(repeating: "a", count: 400)  // about 100 tokens
+        let chat = InboundRequest(openAI: try ClientRequest(
+            endpoint: .chatCompletions, body: buffer(#"{"model":"m","max_tokens":50,"messages":[{"role":"user","content":"\#(prompt)"}]}"#)))
+        #expect(chat.contextTokensEstimate == 150)
+        let newer = InboundRequest(openAI: try ClientRequest(
+            endpoint: .chatCompletions,
+            body: buffer(#"{"model":"m","max_completion_tokens":70,"max_tokens":50,"messages":[{"role":"user","content":"\#(prompt)"}]}"#)))
+        #expect(newer.contextTokensEstimate == 170)
+        let unbounded = InboundRequest(openAI: try ClientRequest(
+            endpoint: .chatCompletions, body: buffer(#"{"model":"m","max_tokens":-5,"messages":[{"role":"user","content":"\#(prompt)"}]}"#)))
+        #expect(unbounded.contextTokensEstimate == 100)
+        let anthropic = InboundRequest(anthropic: try AnthropicMessagesRequest(
+            body: buffer(#"{"model":"m","max_tokens":30,"messages":[{"role":"user","content":"\#(prompt)"}]}"#)))
+        #expect(anthropic.contextTokensEstimate == 130)
+        let gemini = InboundRequest(gemini: try GeminiCall(
+            modelAndMethod: "m:generateContent", query: "",
+            body: buffer(#"{"contents":[{"parts":[{"text":"\#(prompt)"}]}],"generationConfig":{"maxOutputTokens":20}}"#)))
+        #expect(gemini.contextTokensEstimate == 120)
+    }
+}

@@ -84,4 +84,26 @@ struct RoutingTests {
             #expect(!metrics.contains("llama-3"))
         }
     }
+
+    @Test func aProviderWhoseContextIsTooSmallForTheRequestIsSkippedAndTheErrorSaysWhenNoneFits() async throws {
+        let upstream = FakeUpstream { request in Reply.chatCompletion(content: request.provider) }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("small", endpoint: upstream.endpoint("small"), extra: #","max_context_length":200"#),
+                providerJSON("large", endpoint: upstream.endpoint("large"), priority: 2, extra: #","max_context_length":1000"#),
+            ])
+        } _: { client in
+            let words = String(repeating: "word ", count: 200)  // about 250 tokens
+            #expect(try await client.post("/v1/chat/completions", chatBody(content: "hi")).content == "small")
+            #expect(try await client.post("/v1/chat/completions", chatBody(content: words)).content == "large")
+            // The answer's allowance counts too: a one-token prompt plus 200 is over the small one's 200.
+            #expect(try await client.post("/v1/chat/completions", chatBody(content: "hi", extra: #","max_tokens":200"#)).content == "large")
+            let tooLong = try await client.post("/v1/chat/completions", chatBody(content: words, extra: #","max_tokens":900"#))
+            #expect(tooLong.status == 400)
+            #expect(tooLong.error["code"] as? String == "context_length_exceeded")
+            #expect((tooLong.error["message"] as? String)?.contains("small (context of 200 tokens") == true)
+            #expect((tooLong.error["message"] as? String)?.contains("large (context of 1000 tokens") == true)
+            #expect(upstream.count("small") == 1 && upstream.count("large") == 2)
+        }
+    }
 }

@@ -83,6 +83,22 @@ public struct InboundRequest: Sendable {
         case .gemini(let call): call.promptCharacters
         }
     }
+
+    /// The context a provider needs for this request, estimated: the prompt's tokens (about four characters
+    /// each) plus the most tokens the client lets the answer have (`max_completion_tokens`, `max_tokens`,
+    /// Gemini's `generationConfig.maxOutputTokens`), when it says.
+    public var contextTokensEstimate: Int {
+        let requestedOutput: Any?
+        switch native {
+        case .openAI, .anthropic, .responses:
+            let body = canonical.flatMap { JSONValue.object($0.body.readableBytesView) }
+            requestedOutput = body?["max_completion_tokens"] ?? body?["max_tokens"]
+        case .gemini(let call):
+            requestedOutput = (JSONValue.object(call.body.readableBytesView)?["generationConfig"] as? JSONObject)?["maxOutputTokens"]
+        }
+        let output = (requestedOutput as? Double).map { $0.isFinite && $0 > 0 ? Int(min($0, 1e12)) : 0 } ?? 0
+        return UsageEstimate.tokens(characters: promptCharacters) + output
+    }
 }
 
 /// The client's own request, kept for providers of its dialect.

@@ -69,12 +69,26 @@ extension GatewayError {
                 return "\(provider.name) (circuit open\(until.map { " for \(Self.seconds($0, now))s" } ?? ", being probed"))"
             case .cannotServe(let api):
                 return "\(provider.name) (type \(provider.type) does not serve \(api))"
+            case .contextTooSmall(let needed, let limit):
+                return "\(provider.name) (context of \(limit) tokens is smaller than the request's estimated \(needed))"
             }
         }
         if skipped.allSatisfy({ if case .cannotServe = $0.availability { true } else { false } }) {
             return GatewayError(
                 status: 400, type: "invalid_request_error", code: "unsupported_api",
                 message: "Model '\(model)' has no provider that serves this API: \(reasons.joined(separator: "; "))."
+            )
+        }
+        let requestFaults = skipped.filter {
+            switch $0.availability {
+            case .cannotServe, .contextTooSmall: true
+            default: false
+            }
+        }
+        if requestFaults.count == skipped.count {  // some context too small, the rest of another dialect
+            return GatewayError(
+                status: 400, type: "invalid_request_error", code: "context_length_exceeded", param: "messages",
+                message: "No provider of model '\(model)' has a context large enough for this request: \(reasons.joined(separator: "; "))."
             )
         }
         let retryAfter = String(max(1, Self.seconds((quotaResets + cooldownEnds).min() ?? now, now)))

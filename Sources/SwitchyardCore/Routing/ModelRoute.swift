@@ -84,6 +84,8 @@ public enum ProviderAvailability: Sendable, Equatable {
     case circuitOpen(until: Date?)
     /// Its kind cannot serve the client's API (only Gemini providers serve Gemini's native API).
     case cannotServe(api: String)
+    /// Its `max_context_length` is smaller than the request's estimated prompt plus its `max_tokens`.
+    case contextTooSmall(needed: Int, limit: Int)
 }
 
 /// The order in which one request tries a model's providers.

@@ -6,6 +6,8 @@ public final class RoutingTable: Sendable {
     public let routes: [ModelRoute]
     /// Routes by model name and alias.
     private let routesByName: [String: ModelRoute]
+    /// Whether any provider has a `max_context_length` (only then is a request's context estimated).
+    public let limitsContext: Bool
     /// Wildcard routes, most specific (most literal characters) first, then in config order.
     private let patterns: [(pattern: ModelNamePattern, route: ModelRoute)]
 
@@ -23,6 +25,7 @@ public final class RoutingTable: Sendable {
             for alias in model.aliases where byName[alias] == nil { byName[alias] = route }
         }
         routesByName = byName
+        limitsContext = config.models.contains { $0.providers.contains { $0.maxContextLength != nil } }
         // A stable sort keeps config order among equally specific patterns.
         self.patterns = patterns.enumerated().sorted { left, right in
             left.element.pattern.literalCount != right.element.pattern.literalCount

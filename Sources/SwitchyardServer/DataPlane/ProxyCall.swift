@@ -113,7 +113,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
         self.readsOffTheLoop = readsOffTheLoop
         framer = SSEEventFramer(maximumEventBytes: global.maxStreamEventBytes)
         let state = engine.state
-        let (clock, timeZone, inbound) = (state.clock, state.timeZone, request.inbound)
+        let (clock, timeZone, inbound, contextTokens) = (state.clock, state.timeZone, request.inbound, request.contextTokens)
         sequence = AttemptSequence(
             route: route, global: global,
             preferring: request.session.flatMap { state.sessions.provider(session: $0, model: route.name) },
@@ -121,6 +121,9 @@ final class ProxyCall: UpstreamExchangeReceiver {
         ) { slot in
             guard slot.config.kind.canServe(inbound, provider: slot.config) else {
                 return .cannotServe(api: inbound.api.displayName + (inbound.untranslatable.map { " (\($0.message))" } ?? ""))
+            }
+            if let limit = slot.config.maxContextLength, let needed = contextTokens, needed > limit {
+                return .contextTooSmall(needed: needed, limit: limit)
             }
             return slot.availability(now: clock.now(), timeZone: timeZone)
         }

@@ -26,11 +26,21 @@ struct ProxyEngine: Sendable {
         var session: String?
         /// For answers the gateway keeps (`/v1/responses` with `store`), what is kept with them.
         var keeping: ResponseKeeping?
+        /// The context it needs, estimated when some provider has a `max_context_length`.
+        var contextTokens: Int?
     }
 
     /// Reads a client-API request; a malformed one, or one continuing a response its key cannot see, is refused.
     func request(
         for route: DataPlaneRoute, target: String, headers: HTTPFields, body: ByteBuffer, trace: RequestTrace
+    ) throws(GatewayError) -> Request {
+        var request = try parse(route: route, target: target, headers: headers, body: body, trace: trace)
+        if state.table.limitsContext { request.contextTokens = request.inbound.contextTokensEstimate }
+        return request
+    }
+
+    private func parse(
+        route: DataPlaneRoute, target: String, headers: HTTPFields, body: ByteBuffer, trace: RequestTrace
     ) throws(GatewayError) -> Request {
         let session = Self.sessionID(in: headers)
         switch route {
