@@ -256,3 +256,42 @@ import Testing
         #expect(provider.serving(model: "claude").model == "fixed")
     }
 }
+
+/// What `/admin/explain` is built from: the next request's order, reasons and shares, without moving a rotation.
+@Suite struct RouteExplanationTests {
+    func route() -> ModelRoute {
+        func provider(_ name: String, priority: Int = 1, weight: Int = 10, enabled: Bool = true) -> ProviderConfig {
+            var provider = ProviderConfig(name: name)
+            provider.priority = priority
+            provider.weight = weight
+            provider.enabled = enabled
+            return provider
+        }
+        return ModelRoute(ModelConfig(name: "m", providers: [
+            provider("a", weight: 30), provider("b", weight: 10), provider("c", weight: 60), provider("d", priority: 2),
+            provider("off", enabled: false),
+        ]))
+    }
+
+    @Test func theOrderFollowsTiersAndWeightsWithSharesAmongTheCandidatesAndChangesNoRotation() {
+        let route = route()
+        let until = Date(timeIntervalSince1970: 2_000_000_000)
+        let availability: (ProviderSlot) -> ProviderAvailability = { $0.name == "c" ? .circuitOpen(until: until) : .available }
+        let first = RouteExplanation(route: route, preferring: nil, availability: availability)
+        let again = RouteExplanation(route: route, preferring: nil, availability: availability)
+        #expect(first.candidates.map(\.provider.name) == ["a", "b", "d"])
+        #expect(again.candidates.map(\.provider.name) == ["a", "b", "d"], "explaining does not advance the rotation")
+        let byName = Dictionary(uniqueKeysWithValues: first.entries.map { ($0.provider.name, $0) })
+        #expect(byName["a"]?.share == 0.75 && byName["b"]?.share == 0.25 && byName["d"]?.share == 1)
+        #expect(byName["c"]?.exclusion == .unavailable(.circuitOpen(until: until)) && byName["c"]?.share == 0)
+        #expect(byName["off"]?.exclusion == .disabled && byName["off"]?.position == nil)
+        var plan = route.makePlan()
+        #expect(plan.next(availability: availability)?.name == "a")
+    }
+
+    @Test func aSessionsProviderComesFirst() {
+        let explanation = RouteExplanation(route: route(), preferring: "d") { _ in .available }
+        #expect(explanation.candidates.map(\.provider.name) == ["d", "c", "a", "b"])
+        #expect(explanation.candidates.first?.preferred == true)
+    }
+}

@@ -97,4 +97,56 @@ struct AdminTests {
             #expect(await client.getStatus("/admin/stats") == 200)
         }
     }
+
+    @Test func explainShowsTheNextRequestsOrderAndWhyEachProviderIsInOrOut() async throws {
+        let upstream = FakeUpstream { request in
+            switch request.provider {
+            case "refusing": Reply.error(.tooManyRequests, headers: [HTTPField.Name("Retry-After")!: "120"])
+            case "broken": Reply.error(.internalServerError)
+            default: Reply.chatCompletion(content: request.provider)
+            }
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("refusing", endpoint: upstream.endpoint("refusing"), priority: 1),
+                providerJSON("broken", endpoint: upstream.endpoint("broken"), priority: 2, extra: #","circuit_breaker":{"failure_threshold":1}"#),
+                providerJSON("quota", endpoint: upstream.endpoint("quota"), priority: 3, extra: #","rate_limit":{"requests_per_period":1}"#),
+                providerJSON("small", endpoint: upstream.endpoint("small"), priority: 4, extra: #","max_context_length":100"#),
+                providerJSON("spare", endpoint: upstream.endpoint("spare"), priority: 5),
+                providerJSON("off", endpoint: upstream.endpoint("off"), extra: #","enabled":false"#),
+            ])
+        } _: { client in
+            #expect(try await client.post("/v1/chat/completions", chatBody()).content == "quota")
+            #expect(try await client.post("/v1/chat/completions", chatBody(), headers: [("X-Session-Id", "s1")]).content == "small")
+
+            let plain = try await client.get("/admin/explain?model=m").json
+            #expect(plain["order"] as? [String] == ["small", "spare"])
+            let providers = try #require(plain["providers"] as? [[String: Any]])
+            let byName = Dictionary(uniqueKeysWithValues: providers.map { ($0["name"] as! String, $0) })
+            #expect(byName["refusing"]?["status"] as? String == "out")
+            #expect(byName["refusing"]?["reason"] as? String == "cooling down after HTTP 429")
+            #expect(byName["refusing"]?["until"] is String)
+            #expect(byName["broken"]?["reason"] as? String == "circuit open after repeated failures")
+            #expect(byName["broken"]?["until"] is String)
+            #expect(byName["quota"]?["reason"] as? String == "over quota (1/1 requests) until its reset")
+            #expect(byName["off"]?["reason"] as? String == "disabled in the config")
+            #expect(byName["small"]?["status"] as? String == "candidate")
+            #expect(byName["small"]?["position"] as? Int == 1 && byName["spare"]?["position"] as? Int == 2)
+            #expect(byName["spare"]?["share"] as? Double == 1)
+            #expect(byName["off"]?["position"] is NSNull)
+
+            let large = try await client.get("/admin/explain?model=m&tokens=500").json
+            #expect(large["order"] as? [String] == ["spare"])
+            let small = (large["providers"] as? [[String: Any]])?.first { $0["name"] as? String == "small" }
+            #expect(small?["reason"] as? String == "context of 100 tokens is smaller than the 500 asked for")
+
+            let session = try await client.get("/admin/explain?model=m&session=s1").json
+            #expect(session["session_provider"] as? String == "small")
+            #expect(((session["providers"] as? [[String: Any]])?.first { $0["name"] as? String == "small" })?["session"] as? Bool == true)
+
+            #expect(await client.getStatus("/admin/explain?model=nope") == 404)
+            #expect(await client.getStatus("/admin/explain?model=m&tokens=-1") == 400)
+            #expect(upstream.count("refusing") == 1 && upstream.count("broken") == 1, "explaining sends nothing")
+        }
+    }
 }

@@ -71,6 +71,12 @@ public final class ModelRoute: Sendable {
     public func makePlan() -> RoutePlan {
         RoutePlan(route: self)
     }
+
+    /// A plan that picks as the next request's would, on a copy of the rotations: going through it changes
+    /// nothing (for explaining the order).
+    public func makePreviewPlan() -> RoutePlan {
+        RoutePlan(route: self, rotations: rotations.withLock { $0 })
+    }
 }
 
 /// Why a provider was passed over without being tried.
@@ -102,10 +108,13 @@ public struct RoutePlan {
     private var takenFirst: String?
     /// Providers passed over, with the reason.
     public private(set) var skipped: [(provider: ProviderSlot, availability: ProviderAvailability)] = []
+    /// A preview's own copy of the route's rotations (nil: picks advance the route's).
+    private var previewRotations: [SmoothWeightedRoundRobin]?
 
-    init(route: ModelRoute) {
+    init(route: ModelRoute, rotations: [SmoothWeightedRoundRobin]? = nil) {
         self.route = route
         self.tried = Array(repeating: false, count: route.tiers.first?.count ?? 0)
+        previewRotations = rotations
     }
 
     /// Offers the enabled provider named `name` first, whatever its tier, when it is available; routing goes on in
@@ -138,7 +147,13 @@ public struct RoutePlan {
                     skipped.append((members[index], state))
                 }
             }
-            if let index = route.pick(tier: tier, candidates: candidates) {
+            let picked: Int?
+            if previewRotations != nil {
+                picked = previewRotations![tier].next { candidates[$0] }
+            } else {
+                picked = route.pick(tier: tier, candidates: candidates)
+            }
+            if let index = picked {
                 tried[index] = true
                 return members[index]
             }

@@ -4,7 +4,7 @@ import Hummingbird
 import NIOCore
 import SwitchyardCore
 
-/// `/admin/stats`, `/admin/providers/{model}` and `/admin/reload`.
+/// `/admin/stats`, `/admin/providers/{model}`, `/admin/explain` and `/admin/reload`.
 struct AdminController {
     let state: GatewayState
 
@@ -17,6 +17,80 @@ struct AdminController {
             return OpenAIController.json(route.providers.map(providerStatus))
         }
         admin.post("reload") { _, _ in reload() }
+        admin.get("explain") { request, _ in
+            let query = request.uri.queryParameters
+            let name = query.get("model") ?? ""
+            guard let route = state.table.route(for: name) else { throw GatewayError.modelNotFound(name) }
+            var tokens: Int?
+            if let text = query.get("tokens") {
+                guard let value = Int(text), (1...1_000_000_000).contains(value) else {
+                    throw GatewayError.invalidRequest("tokens must be an integer from 1 to 1000000000.", param: "tokens")
+                }
+                tokens = value
+            }
+            return OpenAIController.json(explain(route, requested: name, session: query.get("session"), tokens: tokens))
+        }
+    }
+
+    /// `GET /admin/explain?model=…[&session=…][&tokens=…]`: the order the next request would try the model's
+    /// providers in, and for each provider why it is in or out.
+    func explain(_ route: ModelRoute, requested: String, session: String?, tokens: Int?) -> [String: Any] {
+        let now = state.clock.now()
+        let sessionProvider = session.flatMap { state.sessions.provider(session: $0, model: route.name) }
+        let explanation = RouteExplanation(route: route, preferring: sessionProvider) { slot in
+            if let limit = slot.config.maxContextLength, let tokens, tokens > limit {
+                return .contextTooSmall(needed: tokens, limit: limit)
+            }
+            return slot.availability(now: now, timeZone: state.timeZone)
+        }
+        let providers = explanation.entries.map { entry -> [String: Any] in
+            let (reason, until) = describe(entry, now: now)
+            return [
+                "name": entry.provider.name, "priority": entry.provider.config.priority,
+                "weight": entry.provider.config.weight, "share": (entry.share * 1000).rounded() / 1000,
+                "position": entry.position ?? NSNull(), "status": entry.exclusion == nil ? "candidate" : "out",
+                "reason": reason, "until": until.map(state.files.format) ?? NSNull(), "session": entry.preferred,
+            ]
+        }
+        return [
+            "model": route.name, "requested": requested, "session": session ?? NSNull(),
+            "session_provider": sessionProvider ?? NSNull(), "order": explanation.candidates.map(\.provider.name),
+            "providers": providers,
+        ]
+    }
+
+    /// Why an entry is in or out, in words, with the time that ends it.
+    func describe(_ entry: RouteExplanation.Entry, now: Date) -> (String, Date?) {
+        let slot = entry.provider
+        switch entry.exclusion {
+        case nil:
+            var reason = entry.preferred ? "available; the session's provider, offered first" : "available"
+            if case .open = slot.state.breaker.state { reason += "; the next request through it probes its open circuit" }
+            return (reason, nil)
+        case .disabled:
+            return ("disabled in the config", nil)
+        case .unavailable(.available):
+            return ("available", nil)
+        case .unavailable(.coolingDown(let until)):
+            let status = slot.state.cooldown(now: now).map { " after HTTP \($0.status)" } ?? ""
+            return ("cooling down\(status)", until)
+        case .unavailable(.overQuota(let until)):
+            let usage = slot.state.usage.snapshot
+            let limits = slot.config.rateLimit
+            var used: [String] = []
+            if let limit = limits?.requestsPerPeriod { used.append("\(usage.requests)/\(limit) requests") }
+            if let limit = limits?.tokensPerPeriod { used.append("\(usage.tokens)/\(limit) tokens") }
+            return ("over quota (\(used.joined(separator: ", "))) until its reset", until)
+        case .unavailable(.circuitOpen(let until?)):
+            let openings = slot.state.breaker.openings
+            return ("circuit open after repeated failures" + (openings > 1 ? " (opened \(openings) times in a row)" : ""), until)
+        case .unavailable(.circuitOpen(nil)):
+            return ("circuit half-open: a request is probing it", nil)
+        case .unavailable(.cannotServe(let api)):
+            return ("its type does not serve \(api)", nil)
+        case .unavailable(.contextTooSmall(let needed, let limit)):
+            return ("context of \(limit) tokens is smaller than the \(needed) asked for", nil)
+        }
     }
 
     /// `{model: {provider: {requests, tokens, estimated_tokens, last_reset, next_reset, limit_requests,
