@@ -107,6 +107,7 @@ public enum Gateway {
             services: [
                 LogFlushService(sinks: [requestLog] + (options.logSink.map { [$0] } ?? [])),
                 UsageFlushService(state: state), UsageResetService(state: state), ReloadOnHangupService(state: state),
+                ConfigWatchService(state: state),
                 UpstreamPoolService(pools: pools),
             ],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },

@@ -136,4 +136,37 @@ extension ReloadTests {
             #expect(saved["tokens"] as? Int == 42, "tokens settled after the reload are written: \(saved)")
         }
     }
+
+    @Test func anEditedConfigFileIsPickedUpWithoutASignalAndABrokenEditKeepsTheRunningConfig() async throws {
+        let upstream = FakeUpstream { _ in Reply.chatCompletion(content: "ok") }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("a", endpoint: upstream.endpoint("a"))])
+        } _: { client in
+            func models() async -> [String] {
+                ((try? await client.get("/v1/models").json["data"]) as? [[String: Any]])?.compactMap { $0["id"] as? String } ?? []
+            }
+            let added = #"{"m":{"providers":[\#(providerJSON("a", endpoint: upstream.endpoint("a")))]},"fresh":{"providers":[{"name":"e","type":"echo"}]}}"#
+            try added.write(to: client.configFile, atomically: true, encoding: .utf8)
+            #expect(await eventually { await models() == ["m", "fresh"] })
+            #expect(await client.postStatus("/v1/chat/completions", chatBody(model: "fresh")) == 200)
+
+            try #"{"m":{"providers":[{"name":"a","endpoint":"not a url"}]}}"#.write(to: client.configFile, atomically: true, encoding: .utf8)
+            try await Task.sleep(for: .seconds(3))  // the watcher polls every second and reloads a change on its second look
+            #expect(await models() == ["m", "fresh"], "an invalid file keeps the running config")
+            #expect(await client.postStatus("/v1/chat/completions", chatBody(model: "fresh")) == 200)
+        }
+    }
+
+    @Test func watchConfigFalseLeavesReloadsToTheSignalAndTheAdminEndpoint() async throws {
+        try await GatewayHarness.run {
+            #"{"_global":{"watch_config":false},"m":{"providers":[{"name":"e","type":"echo"}]}}"#
+        } _: { client in
+            try #"{"_global":{"watch_config":false},"m":{"providers":[{"name":"e","type":"echo"}]},"fresh":{"providers":[{"name":"e","type":"echo"}]}}"#
+                .write(to: client.configFile, atomically: true, encoding: .utf8)
+            try await Task.sleep(for: .seconds(3))
+            #expect(await client.postStatus("/v1/chat/completions", chatBody(model: "fresh")) == 404)
+            #expect(await client.postStatus("/admin/reload", "") == 200)
+            #expect(await client.postStatus("/v1/chat/completions", chatBody(model: "fresh")) == 200)
+        }
+    }
 }

@@ -220,6 +220,8 @@ struct ConfigReader {
                 if let count = integer(value, path, .positive(upTo: 1_000_000)) { global.maxUpstreamConnections = count }
             case "circuit_breaker":
                 global.circuitBreaker = readCircuitBreaker(value, path, base: global.circuitBreaker)
+            case "watch_config":
+                if let flag = bool(value, path) { global.watchConfig = flag }
             default:
                 warning(path, "unknown setting (ignored)")
             }

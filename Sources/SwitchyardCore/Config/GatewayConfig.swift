@@ -62,6 +62,8 @@ public struct GlobalSettings: Sendable, Equatable {
     public var upstreamIdleTimeoutSeconds: Double = 60
     /// Connections to one upstream origin each event-loop thread may hold; requests beyond it wait for one.
     public var maxUpstreamConnections: Int = 4096
+    /// Reload the config file when it changes.
+    public var watchConfig = true
     /// The circuit breaker of every provider that does not set its own.
     public var circuitBreaker = CircuitBreakerConfig()
 
