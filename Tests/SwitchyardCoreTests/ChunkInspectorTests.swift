@@ -9,6 +9,20 @@ import Testing
 
     static let contentChunk = #"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":null,"finish_reason":null}]}"#
 
+    @Test func onlyChunksWithPartOfTheAnswerCarryIt() {
+        func carries(_ json: String) -> Bool { ChunkInfo(data: ByteBuffer(string: json)).carriesAnswer }
+        #expect(!carries(#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#))
+        #expect(!carries(#"{"choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":null},"finish_reason":null}]}"#))
+        #expect(!carries(#"{"choices":[{"index":0,"delta":{},"finish_reason":null}],"usage":null}"#))
+        #expect(carries(#"{"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}"#))
+        #expect(carries(#"{"choices":[{"index":0,"delta":{"reasoning_content":"Let me think"},"finish_reason":null}]}"#))
+        #expect(carries(#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":""}}]}}]}"#))
+        #expect(carries(#"{"choices":[{"index":0,"delta":{"refusal":"I can't"},"finish_reason":null}]}"#))
+        #expect(carries(#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#))
+        #expect(carries(#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#))
+        #expect(carries("[DONE]"))
+    }
+
     @Test func doneMarker() {
         let done = info("[DONE]")
         #expect(done.isDone)

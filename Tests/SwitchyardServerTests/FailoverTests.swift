@@ -201,6 +201,30 @@ struct FailoverTests {
         }
     }
 
+    @Test(arguments: ["a role chunk", "empty deltas"])
+    func aStreamThatFailsAfterAnOpeningWithoutContentFailsOverInvisibly(opening: String) async throws {
+        let empty = #"data: {"id":"chatcmpl-s","object":"chat.completion.chunk","created":1,"model":"upstream-model","choices":[{"index":0,"delta":{"content":""},"finish_reason":null}]}"# + "\n\n"
+        let upstream = FakeUpstream { request in
+            guard request.provider == "broken" else { return Reply.sse(Reply.streamEvents(["fine"])) }
+            let events = opening == "a role chunk" ? [Reply.roleChunk(id: "chatcmpl-broken"), Reply.chunk("never")] : [empty, empty, Reply.chunk("never")]
+            return Reply.sse(events, cutAfter: events.count - 1)
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("broken", endpoint: upstream.endpoint("broken")),
+                providerJSON("working", endpoint: upstream.endpoint("working"), priority: 2),
+            ])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody(stream: true))
+            #expect(reply.status == 200)
+            #expect(reply.header("x-switchyard-provider") == "working")
+            #expect(reply.streamedContent == "fine")
+            #expect(!reply.body.contains("chatcmpl-broken"), "the failed attempt's opening was held back, never sent")
+            #expect(reply.events.filter { $0.contains(#""role":"assistant""#) }.count == 1)
+            #expect(reply.events.last == "[DONE]")
+        }
+    }
+
     /// A port on 127.0.0.1 with nothing listening.
 }
 

@@ -77,6 +77,12 @@ public struct ChunkInfo: Sendable, Equatable {
     /// Bytes of generated text in the chunk (`content`, `text`, tool-call `arguments`), for estimating tokens when
     /// the upstream never reports usage.
     public var generatedBytes = 0
+    /// Whether the chunk carries part of the answer: text, reasoning, a refusal, a tool call, a finish reason or
+    /// usage, or `[DONE]`. A role-only chunk or empty deltas do not, so a stream can still fail over after them.
+    public var carriesAnswer: Bool {
+        isDone || generatedBytes > 0 || hasFinishReason || usage != nil || mentionsOtherAnswerParts
+    }
+    private var mentionsOtherAnswerParts = false
 
     public init(data: ByteBuffer) {
         if SSEEvent.isDone(data: data) {
@@ -89,6 +95,13 @@ public struct ChunkInfo: Sendable, Equatable {
             hasFinishReason = Self.hasNonNullValue(bytes, key: #""finish_reason""#)
             generatedBytes = Self.stringValueBytes(bytes, key: #""content""#) + Self.stringValueBytes(bytes, key: #""text""#)
                 + Self.stringValueBytes(bytes, key: #""arguments""#)
+            if generatedBytes == 0 && !hasFinishReason {
+                // A tool call's first chunk names its function (arguments may come later); `"tool_calls": null`
+                // in a role chunk carries nothing.
+                mentionsOtherAnswerParts =
+                    Self.stringValueBytes(bytes, key: #""name""#) > 0 || Self.stringValueBytes(bytes, key: #""reasoning_content""#) > 0
+                    || Self.stringValueBytes(bytes, key: #""reasoning""#) > 0 || Self.stringValueBytes(bytes, key: #""refusal""#) > 0
+            }
             guard mentionsUsage || mentionsError,
                 let scan = try? JSONObjectScan.scanObject(bytes, in: 0..<bytes.count)
             else { return }

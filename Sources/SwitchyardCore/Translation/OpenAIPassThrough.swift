@@ -10,7 +10,7 @@ public struct OpenAIPassThrough: StreamTranslator {
     private var sawFinishReason = false
     public private(set) var usage: TokenUsage?
     public private(set) var generatedBytes = 0
-    /// OpenAI streams commit on the first data event relayed, the role chunk included.
+    /// Set by the first event with part of the answer; a role chunk before it is held back with the attempt.
     public private(set) var carriesAnswer = false
 
     public init(clientWantsUsage: Bool, dropsPromptFilterChunks: Bool = false) {
@@ -36,12 +36,12 @@ public struct OpenAIPassThrough: StreamTranslator {
             if info.isUsageOnly { return }
             if info.hasNullUsage, let trimmed = ChunkInfo.removingNullUsage(data) {
                 output.append(SSEEvent.encode(data: trimmed))
-                carriesAnswer = true
+                if info.carriesAnswer { carriesAnswer = true }
                 return
             }
         }
         output.append(event)
-        carriesAnswer = true
+        if info.carriesAnswer { carriesAnswer = true }
     }
 
     public mutating func finish(into output: inout [ByteBuffer]) throws(UpstreamStreamError) {
