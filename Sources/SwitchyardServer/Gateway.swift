@@ -108,6 +108,7 @@ public enum Gateway {
                 LogFlushService(sinks: [requestLog] + (options.logSink.map { [$0] } ?? [])),
                 UsageFlushService(state: state), UsageResetService(state: state), ReloadOnHangupService(state: state),
                 ConfigWatchService(state: state),
+                HealthCheckService(state: state, proxy: proxy, eventLoopGroup: options.eventLoopGroup),
                 UpstreamPoolService(pools: pools),
             ],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },

@@ -831,6 +831,22 @@ import Testing
         #expect(wrong.allSatisfy { $0.hasPrefix("_global.upstream_") || $0.hasPrefix("_global.max_upstream_connections") })
     }
 
+    @Test func healthChecksAreOptInWithDefaultsAndChecked() throws {
+        let config = try load(
+            #"{"_global":{"watch_config":false,"hide_unavailable_models":true},"m":{"providers":[{"type":"echo","name":"a"},"#
+                + #"{"type":"echo","name":"b","health_check":{}},{"type":"echo","name":"c","health_check":{"interval_seconds":5,"timeout_seconds":1.5,"path":"/models"}}]}}"#
+        ).config
+        #expect(!config.global.watchConfig && config.global.hideUnavailableModels)
+        #expect(config.models[0].providers[0].healthCheck == nil)
+        #expect(config.models[0].providers[1].healthCheck == HealthCheckConfig())
+        let c = try #require(config.models[0].providers[2].healthCheck)
+        #expect(c.intervalSeconds == 5 && c.timeoutSeconds == 1.5 && c.path == "/models")
+        let wrong = try problems(
+            #"{"m":{"providers":[{"type":"echo","name":"e","health_check":{"interval_seconds":0.5,"timeout_seconds":0,"path":"models"}}]}}"#
+        )
+        #expect(wrong.count == 3, "\(wrong)")
+    }
+
     @Test func aliasesAreReadAndMayNameOneModelOnly() throws {
         let config = try load(
             #"{"gpt-4o":{"aliases":["gpt4","gpt-4o-latest"],"providers":[{"type":"echo","name":"e"}]},"claude-*":{"aliases":["sonnet"],"providers":[{"type":"echo","name":"e"}]}}"#

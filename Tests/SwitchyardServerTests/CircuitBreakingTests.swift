@@ -206,3 +206,79 @@ struct CircuitBreakingTests {
         }
     }
 }
+
+/// Opt-in background health checks against fake upstreams, on an injected clock.
+@Suite("Health checks")
+struct HealthCheckTests {
+    @Test func aFailingCheckOpensTheCircuitBeforeAnyRequestPaysForItAndAPassingOneClosesIt() async throws {
+        let start = try Date("2026-12-03T12:00:00Z", strategy: .iso8601)
+        let clock = ManualClock(start)
+        let healthy = Mutex(false)
+        let upstream = FakeUpstream { request in
+            if request.header("x-switchyard-health-check") == "1" {
+                return healthy.withLock { $0 } ? Reply.chatCompletion(content: "pong") : Reply.error(.serviceUnavailable)
+            }
+            return Reply.chatCompletion(content: "from \(request.provider)")
+        }
+        try await GatewayHarness.run(upstream: upstream, clock: clock) {
+            modelConfig([
+                providerJSON("watched", endpoint: upstream.endpoint("watched"), extra: #","health_check":{"interval_seconds":10}"#),
+                providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
+            ])
+        } _: { client in
+            func circuit() async -> String? {
+                let list = (try? await client.get("/admin/providers/m").jsonArray) ?? []
+                return (list.first { $0["name"] as? String == "watched" }?["circuit"] as? [String: Any])?["state"] as? String
+            }
+            // The first check runs at start.
+            #expect(await eventually { await circuit() == "open" })
+            let check = try #require(upstream.requests(to: "watched").first)
+            #expect(check.path == "chat/completions")
+            #expect(check.json["max_tokens"] as? Int == 1 && check.json["model"] as? String == "upstream-model")
+            #expect(check.header("authorization") == "Bearer key-watched")
+            #expect(try await client.post("/v1/chat/completions", chatBody()).content == "from backup")
+            #expect(upstream.count("backup") == 1)
+            #expect(upstream.requests(to: "watched").allSatisfy { $0.header("x-switchyard-health-check") == "1" })
+            #expect(upstream.count("backup") == 1, "checks go to the checked provider only")
+
+            healthy.withLock { $0 = true }
+            clock.advance(to: start.addingTimeInterval(10))
+            #expect(await eventually { await circuit() == "closed" })
+            #expect(try await client.post("/v1/chat/completions", chatBody()).content == "from watched")
+        }
+    }
+
+    @Test func aCheckWithAPathIsAGetOfThatPathWithTheProvidersCredentials() async throws {
+        let upstream = FakeUpstream { request in
+            request.path == "models" ? Reply.json(#"{"object":"list","data":[]}"#) : Reply.chatCompletion(content: "ok")
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("listed", endpoint: upstream.endpoint("listed"), extra: #","health_check":{"path":"/models","timeout_seconds":2}"#)
+            ])
+        } _: { client in
+            #expect(await eventually { upstream.count("listed") >= 1 })
+            let check = try #require(upstream.requests(to: "listed").first)
+            #expect(check.path == "models")
+            #expect(check.header("authorization") == "Bearer key-listed")
+            #expect(check.header("x-switchyard-health-check") == "1")
+            let list = try await client.get("/admin/providers/m").jsonArray
+            #expect((list.first?["circuit"] as? [String: Any])?["state"] as? String == "closed")
+        }
+    }
+
+    @Test(arguments: [true, false])
+    func hideUnavailableModelsLeavesOutModelsWithNoUsableProvider(hide: Bool) async throws {
+        let upstream = FakeUpstream { _ in Reply.error(.serviceUnavailable) }
+        try await GatewayHarness.run(upstream: upstream) {
+            #"{"_global":{"hide_unavailable_models":\#(hide)},"#
+                + #""down":{"providers":[\#(providerJSON("d", endpoint: upstream.endpoint("d"), extra: #","circuit_breaker":{"failure_threshold":1}"#))]},"#
+                + #""up":{"aliases":["up2"],"providers":[{"name":"e","type":"echo"}]},"#
+                + #""off":{"providers":[{"name":"e","type":"echo","enabled":false}]}}"#
+        } _: { client in
+            #expect(await client.postStatus("/v1/chat/completions", chatBody(model: "down")) == 502)
+            let listed = (try await client.get("/v1/models").json["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
+            #expect(listed == (hide ? ["up", "up2"] : ["down", "up", "up2", "off"]))
+        }
+    }
+}

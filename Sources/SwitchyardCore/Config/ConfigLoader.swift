@@ -222,6 +222,8 @@ struct ConfigReader {
                 global.circuitBreaker = readCircuitBreaker(value, path, base: global.circuitBreaker)
             case "watch_config":
                 if let flag = bool(value, path) { global.watchConfig = flag }
+            case "hide_unavailable_models":
+                if let flag = bool(value, path) { global.hideUnavailableModels = flag }
             default:
                 warning(path, "unknown setting (ignored)")
             }
@@ -425,6 +427,8 @@ struct ConfigReader {
                 provider.rateLimit = readRateLimit(value, fieldPath)
             case "circuit_breaker":
                 provider.circuitBreaker = readCircuitBreaker(value, fieldPath, base: provider.circuitBreaker)
+            case "health_check":
+                provider.healthCheck = readHealthCheck(value, fieldPath)
             case "ca_file":
                 if let file = string(value, fieldPath) {
                     if let message = Self.caFileProblem(file) { problem(fieldPath, message) }
@@ -567,6 +571,31 @@ struct ConfigReader {
             problem("\(path).max_open_seconds", "must not be below open_seconds (\(SettingRange.format(breaker.openSeconds)))")
         }
         return breaker
+    }
+
+    mutating func readHealthCheck(_ node: ConfigNode, _ path: String) -> HealthCheckConfig? {
+        if case .null = node { return nil }
+        guard let members = object(node, path) else { return nil }
+        var check = HealthCheckConfig()
+        for (key, value) in members {
+            let fieldPath = "\(path).\(key)"
+            switch key {
+            case "interval_seconds":
+                if let seconds = number(value, fieldPath, .within(1...86_400)) { check.intervalSeconds = seconds }
+            case "timeout_seconds":
+                if let seconds = number(value, fieldPath, .positive(upTo: 600)) { check.timeoutSeconds = seconds }
+            case "path":
+                guard let text = string(value, fieldPath) else { continue }
+                if !text.hasPrefix("/") || text.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) {
+                    problem(fieldPath, "must be a path starting with / (appended to the endpoint), without spaces")
+                } else {
+                    check.path = text
+                }
+            default:
+                warning(fieldPath, "unknown setting (ignored)")
+            }
+        }
+        return check
     }
 
     // MARK: Typed values

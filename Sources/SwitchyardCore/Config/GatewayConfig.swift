@@ -64,6 +64,8 @@ public struct GlobalSettings: Sendable, Equatable {
     public var maxUpstreamConnections: Int = 4096
     /// Reload the config file when it changes.
     public var watchConfig = true
+    /// Leave models none of whose providers can be used now out of `/v1/models`.
+    public var hideUnavailableModels = false
     /// The circuit breaker of every provider that does not set its own.
     public var circuitBreaker = CircuitBreakerConfig()
 
@@ -125,6 +127,8 @@ public struct ProviderConfig: Sendable, Equatable {
     /// A PEM bundle of extra certificate authorities trusted for this provider's endpoint and auth URL.
     public var caFile: String?
     public var circuitBreaker = CircuitBreakerConfig()
+    /// Background checks of the provider (off when nil).
+    public var healthCheck: HealthCheckConfig?
 
     public init(name: String) {
         self.name = name
@@ -190,6 +194,17 @@ public struct CircuitBreakerConfig: Sendable, Equatable {
     /// The first open period; each further one in a row doubles, up to `maxOpenSeconds`.
     public var openSeconds: Double = 30
     public var maxOpenSeconds: Double = 300
+
+    public init() {}
+}
+
+/// A provider's active health check (`health_check`): every `intervalSeconds` a request is sent in the
+/// background, `GET {endpoint}{path}` when a path is set, else a one-token chat request; a failing check opens the
+/// provider's circuit, a passing one closes it. Off by default: a check can cost money.
+public struct HealthCheckConfig: Sendable, Equatable {
+    public var intervalSeconds: Double = 30
+    public var timeoutSeconds: Double = 5
+    public var path: String?
 
     public init() {}
 }

@@ -8,6 +8,8 @@ public struct UpstreamRequest: Sendable {
     public var endpoint: APIEndpoint
     /// Whether the upstream is asked to stream (may differ from the client's choice when converting).
     public var stream: Bool
+    /// `POST` for every call but a health check's `GET`.
+    public var method = "POST"
 
     public init(url: String, headers: [HeaderField], body: ByteBuffer, endpoint: APIEndpoint, stream: Bool) {
         self.url = url

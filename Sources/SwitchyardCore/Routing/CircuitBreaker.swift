@@ -114,6 +114,19 @@ public struct CircuitBreaker: Sendable {
         }
     }
 
+    /// A background health check's result: a failure opens the circuit (unless it is open already), a pass
+    /// closes it.
+    public mutating func recordCheck(passed: Bool, now: Date, config: CircuitBreakerConfig) -> Transition? {
+        guard config.enabled else { return nil }
+        if passed {
+            guard state != .closed else { return nil }
+            reset()
+            return .closed
+        }
+        if case .open(let until) = state, until > now { return nil }
+        return open(now: now, reason: "a health check failed", config: config)
+    }
+
     private func tripReason(config: CircuitBreakerConfig, timeout: Bool, now: Date) -> String? {
         if timeout, config.timeoutThreshold > 0, consecutiveTimeouts >= config.timeoutThreshold {
             return consecutiveTimeouts == 1 ? "a timeout" : "\(consecutiveTimeouts) consecutive timeouts"

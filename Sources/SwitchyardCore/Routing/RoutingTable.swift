@@ -1,3 +1,5 @@
+import Foundation
+
 /// An immutable snapshot of the configuration with a route per model; requests keep the snapshot they started
 /// with, and a reload swaps in a new one. Provider state (usage, cooldowns) is shared across snapshots.
 public final class RoutingTable: Sendable {
@@ -31,6 +33,16 @@ public final class RoutingTable: Sendable {
             left.element.pattern.literalCount != right.element.pattern.literalCount
                 ? left.element.pattern.literalCount > right.element.pattern.literalCount : left.offset < right.offset
         }.map(\.element)
+    }
+
+    /// The names `/v1/models` lists: every concrete name, or with `hide_unavailable_models` only those whose
+    /// model has a provider that can be used now (enabled, not cooling down, circuit not open, quota left).
+    public func listedModelNames(now: Date, timeZone: TimeZone) -> [String] {
+        let names = config.concreteModelNames
+        guard config.global.hideUnavailableModels else { return names }
+        return names.filter { name in
+            route(for: name)?.tiers.joined().contains { $0.availability(now: now, timeZone: timeZone) == .available } ?? false
+        }
     }
 
     /// The route serving a client's model name: its model or alias of that name, else the most specific

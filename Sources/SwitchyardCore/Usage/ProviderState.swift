@@ -67,6 +67,10 @@ public final class ProviderState: Sendable {
         health.withLock { $0.breaker.admit(now: now, bypassing: bypassing, config: config) }
     }
 
+    public func recordCheck(passed: Bool, now: Date, config: CircuitBreakerConfig) -> CircuitBreaker.Transition? {
+        health.withLock { $0.breaker.recordCheck(passed: passed, now: now, config: config) }
+    }
+
     public func record(_ outcome: CircuitBreaker.Outcome, probe: Bool, now: Date, config: CircuitBreakerConfig)
         -> CircuitBreaker.Transition?
     {

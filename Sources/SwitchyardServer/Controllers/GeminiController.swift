@@ -15,7 +15,7 @@ struct GeminiController {
             "v1beta/models", dialect: .gemini, recorder: proxy.recorder, state: state, acceptsQueryKey: true
         )
         group.get { _, _ in
-            OpenAIController.json(["models": state.table.config.concreteModelNames.map(Self.modelObject)])
+            OpenAIController.json(["models": state.table.listedModelNames(now: state.clock.now(), timeZone: state.timeZone).map(Self.modelObject)])
         }
         group.get("{model}") { _, context in
             let name = context.parameters.get("model") ?? ""

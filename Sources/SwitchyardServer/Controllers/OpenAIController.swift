@@ -24,7 +24,7 @@ struct OpenAIController {
     }
 
     func listModels() -> Response {
-        let models = state.table.config.concreteModelNames.map(Self.modelObject)
+        let models = state.table.listedModelNames(now: state.clock.now(), timeZone: state.timeZone).map(Self.modelObject)
         return Self.json(["object": "list", "data": models])
     }
 

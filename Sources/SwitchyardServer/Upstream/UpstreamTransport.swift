@@ -120,7 +120,8 @@ struct UpstreamTransport: Sendable {
         return .exchange(
             UpstreamExchange(
                 eventLoop: eventLoop, origin: url.origin,
-                head: HTTPRequestHead(version: .http1_1, method: .POST, uri: url.target, headers: headers), body: request.body
+                head: HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: request.method), uri: url.target, headers: headers),
+                body: request.body
             )
         )
     }

@@ -110,6 +110,12 @@ final class FakeUpstream: Sendable {
                 }
             }
         }
+        // The one GET route, `models`, which health checks may ask for.
+        router.get(RouterPath("{provider}/v1/models")) { [self] request, context in
+            let record = Received(provider: context.parameters.get("provider") ?? "", path: "models", headers: request.headers, body: ByteBuffer())
+            received.withLock { $0.append(record) }
+            return try await handler(record)
+        }
         return Application(
             router: router,
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
