@@ -249,21 +249,31 @@ struct HealthCheckTests {
     }
 
     @Test func aCheckWithAPathIsAGetOfThatPathWithTheProvidersCredentials() async throws {
+        let start = try Date("2026-12-03T12:00:00Z", strategy: .iso8601)
+        let clock = ManualClock(start)
+        let healthy = Mutex(false)
         let upstream = FakeUpstream { request in
-            request.path == "models" ? Reply.json(#"{"object":"list","data":[]}"#) : Reply.chatCompletion(content: "ok")
+            guard request.path == "models" else { return Reply.chatCompletion(content: "ok") }
+            return healthy.withLock { $0 } ? Reply.json(#"{"object":"list","data":[]}"#) : Reply.error(.unauthorized)
         }
-        try await GatewayHarness.run(upstream: upstream) {
+        try await GatewayHarness.run(upstream: upstream, clock: clock) {
             modelConfig([
-                providerJSON("listed", endpoint: upstream.endpoint("listed"), extra: #","health_check":{"path":"/models","timeout_seconds":2}"#)
+                providerJSON("listed", endpoint: upstream.endpoint("listed"), extra: #","health_check":{"path":"/models","interval_seconds":60}"#)
             ])
         } _: { client in
-            #expect(await eventually { upstream.count("listed") >= 1 })
+            func circuit() async -> String? {
+                let list = (try? await client.get("/admin/providers/m").jsonArray) ?? []
+                return (list.first?["circuit"] as? [String: Any])?["state"] as? String
+            }
+            #expect(await eventually { await circuit() == "open" }, "a 401 to the check is a failed check")
             let check = try #require(upstream.requests(to: "listed").first)
-            #expect(check.path == "models")
+            #expect(check.path == "models", "a GET: the fake serves models for GET only")
             #expect(check.header("authorization") == "Bearer key-listed")
             #expect(check.header("x-switchyard-health-check") == "1")
-            let list = try await client.get("/admin/providers/m").jsonArray
-            #expect((list.first?["circuit"] as? [String: Any])?["state"] as? String == "closed")
+            healthy.withLock { $0 = true }
+            clock.advance(to: start.addingTimeInterval(60))
+            #expect(await eventually { await circuit() == "closed" })
+            #expect(upstream.requests(to: "listed").count == 2)
         }
     }
 

@@ -162,73 +162,21 @@ struct ConfigReader {
     mutating func readGlobal(_ node: ConfigNode) -> GlobalSettings {
         var global = GlobalSettings()
         guard let members = object(node, "_global") else { return global }
+        apply(members, ConfigSchema.global, path: "_global", to: &global)
+        return global
+    }
+
+    /// Applies each member through its field; a key no field has is a warning.
+    mutating func apply<Target>(
+        _ members: [(key: String, value: ConfigNode)], _ fields: [ConfigField<Target>], path: String, to target: inout Target
+    ) {
         for (key, value) in members {
-            let path = "_global.\(key)"
-            switch key {
-            case "default_timeout":
-                if let seconds = number(value, path, .timeout) { global.defaultTimeout = seconds }
-            case "default_retry":
-                if let retry = integer(value, path, .retries) { global.defaultRetry = retry }
-            case "log_requests":
-                if let flag = bool(value, path) { global.logRequests = flag }
-            case "api_key":
-                global.apiKeys = keyList(value, path)
-            case "admin_key":
-                if case .null = value { continue }
-                if let key = gatewayKey(value, path), !key.isEmpty { global.adminKey = key }
-            case "max_request_body_mb":
-                if let megabytes = number(value, path, .positive(upTo: 1024)) {
-                    global.maxRequestBodyBytes = Int(megabytes * 1024 * 1024)
-                }
-            case "cooldown_seconds":
-                if let seconds = number(value, path, .nonNegative(upTo: 86_400)) { global.cooldownSeconds = seconds }
-            case "retry_backoff_ms":
-                if let milliseconds = integer(value, path, .nonNegative(upTo: 60_000)) {
-                    global.retryBackoffMilliseconds = milliseconds
-                }
-            case "metrics_public":
-                if let flag = bool(value, path) { global.metricsPublic = flag }
-            case "shutdown_grace_seconds":
-                if let seconds = number(value, path, .nonNegative(upTo: GlobalSettings.maximumShutdownGrace)) {
-                    global.shutdownGraceSeconds = seconds
-                }
-            case "request_head_timeout_seconds":
-                if let seconds = number(value, path, .positive(upTo: 3600)) { global.requestHeadTimeoutSeconds = seconds }
-            case "keep_alive_timeout_seconds":
-                if let seconds = number(value, path, .positive(upTo: 3600)) { global.keepAliveTimeoutSeconds = seconds }
-            case "max_request_head_kb":
-                if let kilobytes = integer(value, path, .positive(upTo: 1024)) { global.maxRequestHeadBytes = kilobytes * 1024 }
-            case "max_stream_event_mb":
-                if let megabytes = number(value, path, .positive(upTo: 256)) {
-                    global.maxStreamEventBytes = Int(megabytes * 1024 * 1024)
-                }
-            case "session_ttl_seconds":
-                if let seconds = number(value, path, .positive(upTo: 30 * 86_400)) { global.sessionTTLSeconds = seconds }
-            case "responses_max_count":
-                if let count = integer(value, path, .nonNegative(upTo: 10_000_000)) { global.responsesMaxCount = count }
-            case "responses_max_mb":
-                if let megabytes = number(value, path, .nonNegative(upTo: 65_536)) {
-                    global.responsesMaxBytes = Int(megabytes * 1024 * 1024)
-                }
-            case "responses_ttl_seconds":
-                if let seconds = number(value, path, .positive(upTo: 366 * 86_400)) { global.responsesTTLSeconds = seconds }
-            case "upstream_connect_timeout_seconds":
-                if let seconds = number(value, path, .positive(upTo: 600)) { global.upstreamConnectTimeoutSeconds = seconds }
-            case "upstream_idle_timeout_seconds":
-                if let seconds = number(value, path, .positive(upTo: 3600)) { global.upstreamIdleTimeoutSeconds = seconds }
-            case "max_upstream_connections":
-                if let count = integer(value, path, .positive(upTo: 1_000_000)) { global.maxUpstreamConnections = count }
-            case "circuit_breaker":
-                global.circuitBreaker = readCircuitBreaker(value, path, base: global.circuitBreaker)
-            case "watch_config":
-                if let flag = bool(value, path) { global.watchConfig = flag }
-            case "hide_unavailable_models":
-                if let flag = bool(value, path) { global.hideUnavailableModels = flag }
-            default:
-                warning(path, "unknown setting (ignored)")
+            if let field = fields.first(where: { $0.key == key }) {
+                field.apply(&self, value, "\(path).\(key)", &target)
+            } else {
+                warning("\(path).\(key)", "unknown setting (ignored)")
             }
         }
-        return global
     }
 
     mutating func keyList(_ node: ConfigNode, _ path: String) -> [String] {
@@ -334,116 +282,37 @@ struct ConfigReader {
         -> ProviderConfig?
     {
         guard let members = object(node, path) else { return nil }
-        let lookup = Dictionary(members, uniquingKeysWith: { _, last in last })
-
         var provider = ProviderConfig(name: "")
         provider.retry = global.defaultRetry
         provider.timeout = global.defaultTimeout
         provider.circuitBreaker = global.circuitBreaker
-
-        if let typeNode = lookup["type"], let typeName = string(typeNode, "\(path).type") {
-            if ProviderKinds.kind(named: typeName.lowercased()) != nil {
-                provider.type = typeName.lowercased()
-            } else {
-                let known = ProviderKinds.names.joined(separator: ", ")
-                problem("\(path).type", "unknown provider type \"\(typeName)\" (known: \(known))")
-            }
+        // The kind first (which settings exist and which are required depend on it), then the identity, then the
+        // rest in file order.
+        let leading = ["type", "name", "endpoint", "api_key", "model"]
+        for key in leading {
+            guard let value = members.last(where: { $0.key == key })?.value else { continue }
+            ConfigSchema.provider.first { $0.key == key }!.apply(&self, value, "\(path).\(key)", &provider)
         }
         let kind = provider.kind
-        let needsUpstream = kind.callsUpstream
-
-        if let nameNode = lookup["name"] {
-            if let name = string(nameNode, "\(path).name") {
-                if name.isEmpty { problem("\(path).name", "must not be empty") }
-                provider.name = name
-            }
-        } else {
-            problem("\(path).name", "is required")
-        }
-
-        if let endpointNode = lookup["endpoint"] {
-            if let endpoint = string(endpointNode, "\(path).endpoint") {
-                if let message = Self.endpointProblem(endpoint) {
-                    problem("\(path).endpoint", message)
-                }
-                provider.endpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
-            }
-        } else if needsUpstream {
-            problem("\(path).endpoint", "is required")
-        }
-
-        if let keyNode = lookup["api_key"], let key = optionalString(keyNode, "\(path).api_key") {
-            if key.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {  // bytes: "\r\n" is one Character
-                problem("\(path).api_key", "must not contain line breaks")
-            }
-            provider.apiKey = key
-        }
-
-        if let modelNode = lookup["model"] {
-            if let model = string(modelNode, "\(path).model") {
-                if model.isEmpty { problem("\(path).model", "must not be empty") }
-                provider.model = model
-            }
-        } else if needsUpstream {
-            problem("\(path).model", "is required")
-        } else {
-            provider.model = modelName
-        }
-
-        for (key, value) in members {
+        for (key, value) in members where !leading.contains(key) {
             let fieldPath = "\(path).\(key)"
-            switch key {
-            case "name", "type", "endpoint", "api_key", "model":
-                continue
-            case "priority":
-                if let priority = integer(value, fieldPath, .within(-1_000_000...1_000_000)) { provider.priority = priority }
-            case "weight":
-                if let weight = integer(value, fieldPath, .positive(upTo: 1_000_000)) { provider.weight = weight }
-            case "retry":
-                if let retry = integer(value, fieldPath, .retries) { provider.retry = retry }
-            case "timeout":
-                if let seconds = number(value, fieldPath, .timeout) { provider.timeout = seconds }
-            case "stream_support":
-                if let flag = bool(value, fieldPath) { provider.streamSupport = flag }
-            case "non_stream_support":
-                if let flag = bool(value, fieldPath) { provider.nonStreamSupport = flag }
-            case "enabled":
-                if let flag = bool(value, fieldPath) { provider.enabled = flag }
-            case "send_stream_options":
-                if let flag = bool(value, fieldPath) { provider.sendStreamOptions = flag }
-            case "responses":
-                if let flag = bool(value, fieldPath) {
-                    if flag && !kind.speaksResponsesAPI {
-                        problem(fieldPath, "providers of type \(kind.name) do not serve the Responses API")
-                    }
-                    provider.responses = flag
+            if let field = ConfigSchema.provider.first(where: { $0.key == key }) {
+                field.apply(&self, value, fieldPath, &provider)
+            } else if let setting = kind.settings.first(where: { $0.name == key }) {
+                if let text = string(value, fieldPath) {
+                    if let message = setting.problem(text) { problem(fieldPath, message) }
+                    provider.settings[key] = text
                 }
-            case "custom_headers":
-                provider.customHeaders = readHeaders(value, fieldPath)
-            case "max_context_length":
-                if case .null = value { continue }
-                if let length = integer(value, fieldPath, .positive(upTo: 100_000_000)) { provider.maxContextLength = length }
-            case "rate_limit":
-                provider.rateLimit = readRateLimit(value, fieldPath)
-            case "circuit_breaker":
-                provider.circuitBreaker = readCircuitBreaker(value, fieldPath, base: provider.circuitBreaker)
-            case "health_check":
-                provider.healthCheck = readHealthCheck(value, fieldPath)
-            case "ca_file":
-                if let file = string(value, fieldPath) {
-                    if let message = Self.caFileProblem(file) { problem(fieldPath, message) }
-                    provider.caFile = file
-                }
-            default:
-                if let setting = kind.settings.first(where: { $0.name == key }) {
-                    if let text = string(value, fieldPath) {
-                        if let message = setting.problem(text) { problem(fieldPath, message) }
-                        provider.settings[key] = text
-                    }
-                } else {
-                    warning(fieldPath, "unknown setting (ignored)")
-                }
+            } else {
+                warning(fieldPath, "unknown setting (ignored)")
             }
+        }
+        let keys = Set(members.map(\.key))
+        if !keys.contains("name") { problem("\(path).name", "is required") }
+        if kind.callsUpstream {
+            for required in ["endpoint", "model"] where !keys.contains(required) { problem("\(path).\(required)", "is required") }
+        } else if !keys.contains("model") {
+            provider.model = modelName
         }
         for setting in kind.settings where provider.settings[setting.name] == nil {
             provider.settings[setting.name] = setting.defaultValue(provider)
@@ -507,29 +376,19 @@ struct ConfigReader {
         if case .null = node { return nil }
         guard let members = object(node, path) else { return nil }
         var limit = RateLimitConfig(periodCron: .daily)
-        for (key, value) in members {
-            let fieldPath = "\(path).\(key)"
-            switch key {
-            case "requests_per_period", "tokens_per_period":
-                if case .null = value { continue }
-                guard let amount = integer(value, fieldPath) else { continue }
-                if let message = SettingRange.positive(upTo: Double(RateLimitConfig.maximumAmount)).problem(Double(amount)) {
-                    problem(fieldPath, amount > 0 ? message : message + " (use null for unlimited)")
-                    continue
-                }
-                if key == "requests_per_period" { limit.requestsPerPeriod = amount } else { limit.tokensPerPeriod = amount }
-            case "period_cron":
-                guard let expression = string(value, fieldPath) else { continue }
-                do {
-                    limit.periodCron = try CronSchedule(expression)
-                } catch {
-                    problem(fieldPath, "invalid cron: \(error.message)")
-                }
-            default:
-                warning(fieldPath, "unknown setting (ignored)")
-            }
-        }
+        apply(members, ConfigSchema.rateLimit, path: path, to: &limit)
         return limit
+    }
+
+    /// A `requests_per_period` / `tokens_per_period`: null (unlimited) or 1…10^15.
+    mutating func amount(_ node: ConfigNode, _ path: String) -> Int? {
+        if case .null = node { return nil }
+        guard let amount = integer(node, path) else { return nil }
+        if let message = SettingRange.positive(upTo: Double(RateLimitConfig.maximumAmount)).problem(Double(amount)) {
+            problem(path, amount > 0 ? message : message + " (use null for unlimited)")
+            return nil
+        }
+        return amount
     }
 
     /// `circuit_breaker: {…}` over `base` (a provider's starts from `_global`'s), or `false` to turn it off.
@@ -540,33 +399,7 @@ struct ConfigReader {
             return breaker
         }
         guard let members = object(node, path) else { return breaker }
-        for (key, value) in members {
-            let fieldPath = "\(path).\(key)"
-            switch key {
-            case "enabled":
-                if let flag = bool(value, fieldPath) { breaker.enabled = flag }
-            case "failure_threshold":
-                if let count = integer(value, fieldPath, .nonNegative(upTo: 1_000_000)) { breaker.failureThreshold = count }
-            case "timeout_threshold":
-                if let count = integer(value, fieldPath, .nonNegative(upTo: 1_000_000)) { breaker.timeoutThreshold = count }
-            case "error_rate":
-                if case .null = value {
-                    breaker.errorRate = nil
-                } else if let rate = number(value, fieldPath, .positive(upTo: 1)) {
-                    breaker.errorRate = rate
-                }
-            case "min_requests":
-                if let count = integer(value, fieldPath, .positive(upTo: 1_000_000)) { breaker.minRequests = count }
-            case "window_seconds":
-                if let seconds = number(value, fieldPath, .positive(upTo: 86_400)) { breaker.windowSeconds = seconds }
-            case "open_seconds":
-                if let seconds = number(value, fieldPath, .positive(upTo: 86_400)) { breaker.openSeconds = seconds }
-            case "max_open_seconds":
-                if let seconds = number(value, fieldPath, .positive(upTo: 86_400)) { breaker.maxOpenSeconds = seconds }
-            default:
-                warning(fieldPath, "unknown setting (ignored)")
-            }
-        }
+        apply(members, ConfigSchema.circuitBreaker, path: path, to: &breaker)
         if breaker.maxOpenSeconds < breaker.openSeconds {
             problem("\(path).max_open_seconds", "must not be below open_seconds (\(SettingRange.format(breaker.openSeconds)))")
         }
@@ -577,24 +410,7 @@ struct ConfigReader {
         if case .null = node { return nil }
         guard let members = object(node, path) else { return nil }
         var check = HealthCheckConfig()
-        for (key, value) in members {
-            let fieldPath = "\(path).\(key)"
-            switch key {
-            case "interval_seconds":
-                if let seconds = number(value, fieldPath, .within(1...86_400)) { check.intervalSeconds = seconds }
-            case "timeout_seconds":
-                if let seconds = number(value, fieldPath, .positive(upTo: 600)) { check.timeoutSeconds = seconds }
-            case "path":
-                guard let text = string(value, fieldPath) else { continue }
-                if !text.hasPrefix("/") || text.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) {
-                    problem(fieldPath, "must be a path starting with / (appended to the endpoint), without spaces")
-                } else {
-                    check.path = text
-                }
-            default:
-                warning(fieldPath, "unknown setting (ignored)")
-            }
-        }
+        apply(members, ConfigSchema.healthCheck, path: path, to: &check)
         return check
     }
 
