@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine:
 #  1. the official OpenAI, Anthropic and Google GenAI Python SDKs and the Codex CLI, which the end-to-end tests drive
-#     the gateway with (Codex pinned: its requests change between releases);
+#     the gateway with (Codex pinned: its requests change between releases), and jsonschema with PyYAML, which check
+#     the config schema;
 #  2. the release binary exactly as the Dockerfile builds it, which the Docker-parity test starts and probes;
 #  3. every Swift test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install --quiet --disable-pip-version-check openai anthropic google-genai openai-codex-cli-bin==0.163.0
+python3 -m pip install --quiet --disable-pip-version-check openai anthropic google-genai openai-codex-cli-bin==0.163.0 jsonschema pyyaml
 swift build -c release --static-swift-stdlib --product switchyard
 export SWITCHYARD_STATIC_BINARY="$(swift build -c release --static-swift-stdlib --show-bin-path)/switchyard"
 swift test

@@ -10,7 +10,7 @@ struct SwitchyardCommand: AsyncParsableCommand {
         commandName: "switchyard",
         abstract: "An OpenAI-compatible AI API gateway with priority/weight routing, failover and quotas.",
         version: SwitchyardVersion.current,
-        subcommands: [Serve.self, Check.self],
+        subcommands: [Serve.self, Check.self, Schema.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -107,5 +107,15 @@ struct Check: ParsableCommand {
         for model in loaded.config.models {
             print(ConfigSummary.line(for: model))
         }
+    }
+}
+
+struct Schema: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the JSON Schema (draft 2020-12) of the config file, as shipped in config/provider.schema.json."
+    )
+
+    func run() {
+        print(ConfigSchema.text, terminator: "")
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Every setting of the config file, object by object: the loader reads through these tables, and `document` is
 /// the JSON Schema (draft 2020-12) made from them. Rules across settings (a unique provider name, an alias naming
 /// one model, `max_open_seconds` ≥ `open_seconds`, a valid cron, a readable `ca_file`) are the loader's alone.
@@ -189,8 +191,11 @@ public enum ConfigSchema {
     static let amountValue = ConfigValueType.nullable(.integer(.positive(upTo: Double(RateLimitConfig.maximumAmount))))
 
     /// `type` is matched without regard to case.
-    static var kindPattern: String {
-        let names = ProviderKinds.names.map { name in
+    static var kindPattern: String { pattern(matching: ProviderKinds.names) }
+    static var localKindPattern: String { pattern(matching: ProviderKinds.all.filter { !$0.callsUpstream }.map(\.name)) }
+
+    private static func pattern(matching names: [String]) -> String {
+        let names = names.map { name in
             name.map { character in
                 let lower = character.lowercased(), upper = character.uppercased()
                 return lower == upper ? String(character) : "[\(upper)\(lower)]"
@@ -236,19 +241,30 @@ public enum ConfigSchema {
             "$id": "https://switchyard.dev/provider.schema.json",
             "title": "Switchyard gateway configuration",
             "description": "A public model name (or a pattern with *) per key, each with its providers; _global holds gateway settings.",
-            "type": "object",
+            "type": "object", "propertyNames": ["minLength": 1], "minProperties": 1,
             "properties": ["_global": ["$ref": "#/$defs/global"]] as JSONObject,
             "patternProperties": ["^_": [:] as JSONObject] as JSONObject,
             "additionalProperties": ["$ref": "#/$defs/model"],
             "$defs": [
                 "global": ["type": "object", "properties": properties(global)] as JSONObject,
                 "model": model,
-                "provider": ["type": "object", "required": ["name"], "properties": providerProperties] as JSONObject,
+                "provider": [
+                    "type": "object", "required": ["name"], "properties": providerProperties,
+                    // Kinds that answer locally need neither endpoint nor model.
+                    "if": ["properties": ["type": ["pattern": localKindPattern]], "required": ["type"]] as JSONObject,
+                    "else": ["required": ["endpoint", "model"]],
+                ] as JSONObject,
                 "rate_limit": ["type": "object", "properties": properties(rateLimit)] as JSONObject,
                 "circuit_breaker": ["type": "object", "properties": properties(circuitBreaker)] as JSONObject,
                 "health_check": ["type": "object", "properties": properties(healthCheck)] as JSONObject,
             ] as JSONObject,
         ]
+    }
+
+    /// `document` as JSON text, keys sorted (the shipped `config/provider.schema.json`).
+    public static var text: String {
+        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return String(decoding: data, as: UTF8.self) + "\n"
     }
 
     private static func properties<Target>(_ fields: [ConfigField<Target>]) -> JSONObject {
