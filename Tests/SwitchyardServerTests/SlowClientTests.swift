@@ -22,15 +22,22 @@ struct SlowClientTests {
         return text.split(separator: "\n").compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
     }
 
-    @Test func aClientThatReadsSlowerThanTheStreamArrivesGetsAllOfItAndTheUpstreamIsNotBlamedForTheWait() async throws {
+    /// Runs `body` with a client connection that has asked for `bigStream` and reads only when told. The
+    /// provider's 3 s silence bound leaves room for the head under a loaded test run.
+    func withBigStream(_ body: (GatewayClient, RawConnection) async throws -> Void) async throws {
         let upstream = FakeUpstream { _ in Reply.sse(Self.bigStream) }
         try await GatewayHarness.run(upstream: upstream) {
-            // The upstream is done within milliseconds; the client needs seconds, past the 3 s silence bound (which
-            // must also leave room for the head under a loaded test run).
             modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"), timeout: 3)])
         } _: { client in
             let connection = try await RawConnection.open(port: client.port, sending: Self.streamRequest(), readsOnDemand: true)
             defer { connection.close() }
+            try await body(client, connection)
+        }
+    }
+
+    @Test func aClientThatReadsSlowerThanTheStreamArrivesGetsAllOfItAndTheUpstreamIsNotBlamedForTheWait() async throws {
+        // The upstream is done within milliseconds; the client needs seconds, past the silence bound.
+        try await withBigStream { client, connection in
             let deadline = ContinuousClock.now + .seconds(30)
             while !connection.received.hasSuffix("data: [DONE]\n\n\r\n0\r\n\r\n"), ContinuousClock.now < deadline {
                 connection.readMore()
@@ -45,12 +52,7 @@ struct SlowClientTests {
     }
 
     @Test func aClientThatTakesNothingOfAStreamIsLetGoAfterTheTimeoutWithWhatItGotCounted() async throws {
-        let upstream = FakeUpstream { _ in Reply.sse(Self.bigStream) }
-        try await GatewayHarness.run(upstream: upstream) {
-            modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"), timeout: 3)])
-        } _: { client in
-            let connection = try await RawConnection.open(port: client.port, sending: Self.streamRequest(), readsOnDemand: true)
-            defer { connection.close() }
+        try await withBigStream { client, _ in
             #expect(await eventually(within: 30) { requestLog(client).count == 1 })
             let line = try #require(requestLog(client).first)
             #expect(line["stream_outcome"] as? String == "client_stalled")

@@ -34,11 +34,12 @@ struct ConfigWatchService: Service {
     }
 
     static func signature(of path: String) -> ConfigFileWatch.Signature? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
+        let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
         return ConfigFileWatch.Signature(
-            modifiedNanoseconds: Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec),
-            size: Int(info.st_size), device: UInt64(info.st_dev), inode: UInt64(info.st_ino)
+            modifiedNanoseconds: Int((modified * 1e9).rounded()), size: (attributes[.size] as? NSNumber)?.intValue ?? -1,
+            device: (attributes[.systemNumber] as? NSNumber)?.uint64Value ?? 0,
+            inode: (attributes[.systemFileNumber] as? NSNumber)?.uint64Value ?? 0
         )
     }
 }
