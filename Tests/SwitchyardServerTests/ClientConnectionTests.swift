@@ -47,6 +47,28 @@ struct ClientConnectionTests {
         }
     }
 
+    /// Heads that frame the body two ways, which a proxy must never guess between (request smuggling).
+    @Test(arguments: [
+        "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        "Content-Length: 5\r\nContent-Length: 40\r\n",
+        "Transfer-Encoding: chunked, identity\r\n",
+    ])
+    func aRequestWhoseBodyIsFramedAmbiguouslyIsRefusedAndTheConnectionClosed(framing: String) async throws {
+        let upstream = FakeUpstream { _ in Reply.chatCompletion(content: "should not be asked") }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"))])
+        } _: { client in
+            let smuggled = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\(framing)\r\n"
+                + "0\r\n\r\nGET /admin/stats HTTP/1.1\r\nHost: x\r\n\r\n"
+            let connection = try await RawConnection.open(port: client.port, sending: smuggled)
+            let text = try #require(try await connection.readUntilClosed(within: 10), "the connection stayed open")
+            #expect(text.hasPrefix("HTTP/1.1 400 "), "\(text.prefix(200))")
+            #expect(text.components(separatedBy: "HTTP/1.1 ").count == 2, "one answer, nothing smuggled after it: \(text)")
+            #expect(upstream.requests.isEmpty)
+        }
+    }
+
     @Test func aHeadOverTheLimitGets431() async throws {
         try await GatewayHarness.run {
             #"{"m":{"providers":[{"type":"echo","name":"e"}]}}"#
