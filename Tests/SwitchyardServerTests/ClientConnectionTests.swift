@@ -64,6 +64,7 @@ struct ClientConnectionTests {
             let connection = try await RawConnection.open(port: client.port, sending: smuggled)
             let text = try #require(try await connection.readUntilClosed(within: 10), "the connection stayed open")
             #expect(text.hasPrefix("HTTP/1.1 400 "), "\(text.prefix(200))")
+            #expect(text.contains(#""code":"bad_request""#), "an error in OpenAI's shape: \(text)")
             #expect(text.components(separatedBy: "HTTP/1.1 ").count == 2, "one answer, nothing smuggled after it: \(text)")
             #expect(upstream.requests.isEmpty)
         }

@@ -151,6 +151,16 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     enum Rejection {
         case requestTimeout, headTooLarge
+        /// The decoder refused the head (invalid syntax, or a body framed two ways: request smuggling).
+        case malformed(HTTPParserError)
+    }
+
+    /// Whether a head is being read, so that an answer written now cannot cut into another one.
+    var isReadingHead: Bool {
+        switch phase {
+        case .waitingForHead, .readingHead: true
+        case .inRequest, .rejected: false
+        }
     }
 
     /// Answers with an error of our own and closes the connection.
@@ -173,6 +183,12 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
             error = GatewayError(
                 status: 431, type: "invalid_request_error", code: "request_header_fields_too_large",
                 message: "The request line and headers are larger than the gateway's limit of \(maxBytes) bytes."
+            )
+        case .malformed(let parserError):
+            statusLine = "400 Bad Request"
+            error = GatewayError(
+                status: 400, type: "invalid_request_error", code: "bad_request",
+                message: "The request could not be parsed (\(parserError)); a body must be framed by one Content-Length or by chunked encoding, never both."
             )
         }
         let body = error.body
@@ -222,6 +238,10 @@ final class RequestHeadWatcher: ChannelDuplexHandler, RemovableChannelHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
             headGuard.reject(.headTooLarge)
+            return
+        }
+        if let parserError = error as? HTTPParserError, headGuard.isReadingHead {
+            headGuard.reject(.malformed(parserError))
             return
         }
         context.fireErrorCaught(error)
