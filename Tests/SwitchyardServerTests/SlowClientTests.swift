@@ -23,11 +23,11 @@ struct SlowClientTests {
     }
 
     /// Runs `body` with a client connection that has asked for `bigStream` and reads only when told. The
-    /// provider's 3 s silence bound leaves room for the head under a loaded test run.
+    /// provider's 5 s silence bound leaves room for the head under a loaded test run.
     func withBigStream(_ body: (GatewayClient, RawConnection) async throws -> Void) async throws {
         let upstream = FakeUpstream { _ in Reply.sse(Self.bigStream) }
         try await GatewayHarness.run(upstream: upstream) {
-            modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"), timeout: 3)])
+            modelConfig([providerJSON("p", endpoint: upstream.endpoint("p"), timeout: 5)])
         } _: { client in
             let connection = try await RawConnection.open(port: client.port, sending: Self.streamRequest(), readsOnDemand: true)
             defer { connection.close() }
@@ -53,7 +53,7 @@ struct SlowClientTests {
 
     @Test func aClientThatTakesNothingOfAStreamIsLetGoAfterTheTimeoutWithWhatItGotCounted() async throws {
         try await withBigStream { client, _ in
-            #expect(await eventually(within: 30) { requestLog(client).count == 1 })
+            #expect(await eventually(within: 40) { requestLog(client).count == 1 })
             let line = try #require(requestLog(client).first)
             #expect(line["stream_outcome"] as? String == "client_stalled")
             #expect(line["status"] as? Int == 200)
