@@ -847,6 +847,25 @@ import Testing
         #expect(wrong.count == 3, "\(wrong)")
     }
 
+    @Test func keyPoolsAreReadAfterTheSingleKeyAndChecked() throws {
+        let config = try load(
+            #"{"m":{"providers":[{"name":"a","endpoint":"https://a.example","model":"m","api_key":"first","api_keys":["second",{"key":"third","name":"t","weight":3}],"key_strategy":"round_robin","disabled_key_retry_seconds":60},"#
+                + #"{"name":"b","endpoint":"https://b.example","model":"m","api_keys":["only"]}]}}"#
+        ).config
+        let a = config.models[0].providers[0]
+        #expect(a.keyPool == [UpstreamKey(key: "first"), UpstreamKey(key: "second"), UpstreamKey(key: "third", name: "t", weight: 3)])
+        #expect(a.keyStrategy == .roundRobin && a.disabledKeyRetrySeconds == 60 && a.apiKey == "first")
+        let b = config.models[0].providers[1]
+        #expect(b.keyPool.map(\.key) == ["only"] && b.apiKey == "only" && b.keyStrategy == .fillFirst)
+        let wrong = try problems(
+            #"{"m":{"providers":[{"name":"a","endpoint":"https://a.example","model":"m","api_keys":["x","x",""],"key_strategy":"random"},"#
+                + #"{"name":"g","type":"gigachat","endpoint":"https://g.example","model":"m","api_keys":["y","z"]},"#
+                + #"{"name":"e","endpoint":"https://e.example","model":"m","api_keys":[]}]}}"#
+        )
+        #expect(wrong.count == 5, "\(wrong)")
+        #expect(wrong.contains { $0.hasPrefix("m.providers[1].api_keys: providers of type gigachat") })
+    }
+
     @Test func aliasesAreReadAndMayNameOneModelOnly() throws {
         let config = try load(
             #"{"gpt-4o":{"aliases":["gpt4","gpt-4o-latest"],"providers":[{"type":"echo","name":"e"}]},"claude-*":{"aliases":["sonnet"],"providers":[{"type":"echo","name":"e"}]}}"#

@@ -309,6 +309,9 @@ struct ConfigReader {
         }
         let keys = Set(members.map(\.key))
         if !keys.contains("name") { problem("\(path).name", "is required") }
+        if !provider.keyPool.isEmpty && kind.tokenExchange != nil {
+            problem("\(path).api_keys", "providers of type \(kind.name) exchange their key for a token; use one api_key")
+        }
         if kind.callsUpstream {
             for required in ["endpoint", "model"] where !keys.contains(required) { problem("\(path).\(required)", "is required") }
         } else if !keys.contains("model") {
@@ -404,6 +407,34 @@ struct ConfigReader {
             problem("\(path).max_open_seconds", "must not be below open_seconds (\(SettingRange.format(breaker.openSeconds)))")
         }
         return breaker
+    }
+
+    /// `api_keys`: strings or `{key, name, weight}`, after `first` (the provider's `api_key`) when it is set.
+    mutating func readKeyPool(_ node: ConfigNode, _ path: String, first: String) -> [UpstreamKey] {
+        guard case .array(let items) = node, !items.isEmpty else {
+            problem(path, "must be a non-empty list of keys")
+            return []
+        }
+        var pool = first.isEmpty ? [] : [UpstreamKey(key: first)]
+        for (index, item) in items.enumerated() {
+            let itemPath = "\(path)[\(index)]"
+            var key = UpstreamKey(key: "")
+            if case .object(let members) = item {
+                apply(members, ConfigSchema.upstreamKey, path: itemPath, to: &key)
+            } else if let text = string(item, itemPath) {
+                key.key = text
+            }
+            if key.key.isEmpty {
+                problem(itemPath, "must be a key (an empty one is an unset variable or a missing key:)")
+            } else if key.key.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
+                problem(itemPath, "must not contain line breaks")
+            } else if pool.contains(where: { $0.key == key.key }) {
+                problem(itemPath, "the same key is in the pool twice")
+            } else {
+                pool.append(key)
+            }
+        }
+        return pool
     }
 
     mutating func readHealthCheck(_ node: ConfigNode, _ path: String) -> HealthCheckConfig? {

@@ -94,6 +94,22 @@ public enum ConfigSchema {
             if model.isEmpty { reader.problem(path, "must not be empty") }
             provider.model = model
         },
+        ConfigField("api_keys", .list(of: .either(.string(pattern: ".+"), .reference("api_key")), minimum: 1), "A pool of keys (after api_key).") {
+            reader, node, path, provider in
+            provider.keyPool = reader.readKeyPool(node, path, first: provider.apiKey)
+            if provider.apiKey.isEmpty { provider.apiKey = provider.keyPool.first?.key ?? "" }
+        },
+        ConfigField("key_strategy", .string(pattern: "^(fill_first|round_robin)$"), "fill_first (default) or round_robin.") { reader, node, path, provider in
+            guard let text = reader.string(node, path) else { return }
+            if let strategy = KeyStrategy(rawValue: text) {
+                provider.keyStrategy = strategy
+            } else {
+                reader.problem(path, "must be fill_first or round_robin")
+            }
+        },
+        .number("disabled_key_retry_seconds", .positive(upTo: 30 * 86_400), "How long a key refused with 401/403 stays out (default: until reload).") {
+            $0.disabledKeyRetrySeconds = $1
+        },
         .integer("priority", .within(-1_000_000...1_000_000), "Lower numbers are tried first.") { $0.priority = $1 },
         .integer("weight", .positive(upTo: 1_000_000), "Share of traffic within a priority tier.") { $0.weight = $1 },
         .integer("retry", .retries, "Extra attempts on the same provider after a retryable failure.") { $0.retry = $1 },
@@ -132,6 +148,16 @@ public enum ConfigSchema {
         ConfigField("health_check", .nullable(.reference("health_check")), "Background checks of the provider.") { reader, node, path, provider in
             provider.healthCheck = reader.readHealthCheck(node, path)
         },
+    ]
+
+    static let upstreamKey: [ConfigField<UpstreamKey>] = [
+        ConfigField("key", .string(pattern: ".+"), "The key.") { reader, node, path, key in
+            if let text = reader.string(node, path) { key.key = text }
+        },
+        ConfigField("name", .string(pattern: ".+"), "Shown for the key in /admin and metrics (else a fingerprint).") { reader, node, path, key in
+            if let text = reader.string(node, path), !text.isEmpty { key.name = text }
+        },
+        .integer("weight", .positive(upTo: 1_000_000), "Share of round_robin's requests.") { $0.weight = $1 },
     ]
 
     static let rateLimit: [ConfigField<RateLimitConfig>] = [
@@ -255,6 +281,7 @@ public enum ConfigSchema {
                     "else": ["required": ["endpoint", "model"]],
                 ] as JSONObject,
                 "rate_limit": ["type": "object", "properties": properties(rateLimit)] as JSONObject,
+                "api_key": ["type": "object", "required": ["key"], "properties": properties(upstreamKey)] as JSONObject,
                 "circuit_breaker": ["type": "object", "properties": properties(circuitBreaker)] as JSONObject,
                 "health_check": ["type": "object", "properties": properties(healthCheck)] as JSONObject,
             ] as JSONObject,

@@ -129,6 +129,11 @@ public struct ProviderConfig: Sendable, Equatable {
     public var circuitBreaker = CircuitBreakerConfig()
     /// Background checks of the provider (off when nil).
     public var healthCheck: HealthCheckConfig?
+    /// The keys of a pool (`api_keys`, after `api_key` when both are set); empty for a provider with one key.
+    public var keyPool: [UpstreamKey] = []
+    public var keyStrategy = KeyStrategy.fillFirst
+    /// How long a key refused with 401/403 stays out (nil: until a reload).
+    public var disabledKeyRetrySeconds: Double?
 
     public init(name: String) {
         self.name = name

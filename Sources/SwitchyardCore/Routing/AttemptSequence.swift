@@ -21,6 +21,16 @@ public enum AttemptAction {
     case fail(GatewayError)
 }
 
+/// What a provider's key pool made of an attempt's failure.
+public enum KeyFailover: Sendable, Equatable {
+    /// The provider has one key, or the failure was not the key's (5xx, timeouts): the provider decides.
+    case notAPool
+    /// The key is out (401/403/429) and another one is usable: the provider is tried again with it at once.
+    case anotherKey
+    /// The key is out and no other one is left: the provider is done with for this request.
+    case noKeyLeft
+}
+
 /// The attempts of one request as a state machine: the server reports what happened and gets the next action, so
 /// retries, backoff, failover and cooldowns are decided in one place without sockets, timers or tasks (and a
 /// reservation may take a round trip to a shared store between two steps).
@@ -93,6 +103,13 @@ public struct AttemptSequence {
         return open.min { $0.1 < $1.1 }?.0
     }
 
+    /// The provider turned out unusable after it was picked (every key of its pool out): it is skipped.
+    public mutating func passOver(because availability: ProviderAvailability) -> AttemptAction {
+        guard let current else { preconditionFailure("passOver(because:) without a provider being tried") }
+        plan.skip(current, because: availability)
+        return next()
+    }
+
     /// The provider's circuit breaker refused it between the check and the reservation (another request took
     /// the probe, or it opened): it is skipped.
     public mutating func circuitRefused(until: Date?) -> AttemptAction {
@@ -115,13 +132,20 @@ public struct AttemptSequence {
     }
 
     /// The attempt failed with `failure`; `upstreamAnswered` says whether there is an upstream answer the client
-    /// could be given instead, `circuitOpen` whether the provider's circuit is open now (it is not retried then).
+    /// could be given instead, `circuitOpen` whether the provider's circuit is open now (it is not retried then),
+    /// `keys` what the provider's key pool made of a key's failure.
     public mutating func failed(
-        _ failure: AttemptFailure, upstreamAnswered: Bool, circuitOpen: Bool = false, now: Date
+        _ failure: AttemptFailure, upstreamAnswered: Bool, circuitOpen: Bool = false, keys: KeyFailover = .notAPool,
+        now: Date
     ) -> AttemptAction {
         guard let current else { preconditionFailure("failed(_:) without a provider being tried") }
         attempts.append(AttemptRecord(provider: current.name, failure: failure))
         let decision = FailoverPolicy.decide(failure, defaultCooldown: global.cooldownSeconds)
+        switch keys {
+        case .anotherKey: return .send(current, retry: retry)  // the key's failure, not the provider's
+        case .noKeyLeft: return .leave(current, failure: failure, coolDown: nil)  // the keys' own states say until when
+        case .notAPool: break
+        }
         if decision == .retry && retry < current.config.retry && !circuitOpen {
             retry += 1
             let delay = FailoverPolicy.backoff(retry: retry, baseMilliseconds: global.retryBackoffMilliseconds, random: random())

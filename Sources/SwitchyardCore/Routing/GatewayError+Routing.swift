@@ -64,6 +64,9 @@ extension GatewayError {
             case .overQuota(let until):
                 if let until { quotaResets.append(until) }
                 return "\(provider.name) (quota exhausted\(until.map { ", resets in \(Self.seconds($0, now))s" } ?? ""))"
+            case .keysExhausted(let until):
+                if let until { cooldownEnds.append(until) }
+                return "\(provider.name) (every key refused or rate-limited\(until.map { ", one back in \(Self.seconds($0, now))s" } ?? ""))"
             case .circuitOpen(let until):
                 if let until { cooldownEnds.append(until) }
                 return "\(provider.name) (circuit open\(until.map { " for \(Self.seconds($0, now))s" } ?? ", being probed"))"

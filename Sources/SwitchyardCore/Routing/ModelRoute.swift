@@ -23,7 +23,7 @@ public struct ProviderSlot: Sendable {
 
     /// Whether it may be tried now: not cooling down, its circuit not open, and within its quota.
     public func availability(now: Date, timeZone: TimeZone) -> ProviderAvailability {
-        if let unavailable = state.unavailability(now: now, breaker: config.circuitBreaker) {
+        if let unavailable = state.unavailability(now: now, provider: config) {
             return unavailable
         }
         if state.usage.isExhausted(config.rateLimit) {
@@ -88,6 +88,8 @@ public enum ProviderAvailability: Sendable, Equatable {
     case overQuota(until: Date?)
     /// Its circuit breaker is open until the given time, or (nil) half-open with a probe running.
     case circuitOpen(until: Date?)
+    /// Every key of its pool is cooling down or disabled, until the given time (nil: until a reload).
+    case keysExhausted(until: Date?)
     /// Its kind cannot serve the client's API (only Gemini providers serve Gemini's native API).
     case cannotServe(api: String)
     /// Its `max_context_length` is smaller than the request's estimated prompt plus its `max_tokens`.

@@ -14,6 +14,7 @@ public final class ProviderState: Sendable {
     private struct Health {
         var cooldown: Cooldown?
         var breaker = CircuitBreaker()
+        var keys = KeyPool()
     }
 
     public let key: ProviderKey
@@ -38,13 +39,45 @@ public final class ProviderState: Sendable {
         health.withLock { Self.activeCooldown(&$0, now: now) }
     }
 
-    /// Why the provider must be passed over now (cooling down, circuit open), or nil.
-    func unavailability(now: Date, breaker config: CircuitBreakerConfig) -> ProviderAvailability? {
+    /// Why the provider must be passed over now (cooling down, every key out, circuit open), or nil.
+    func unavailability(now: Date, provider: ProviderConfig) -> ProviderAvailability? {
         health.withLock { health in
             if let cooldown = Self.activeCooldown(&health, now: now) { return .coolingDown(until: cooldown.until) }
-            if case .refused(let until) = health.breaker.refusal(now: now, config: config) { return .circuitOpen(until: until) }
+            if !provider.keyPool.isEmpty {
+                let keys = health.keys.soonestUsable(provider.keyPool, now: now)
+                if !keys.usable { return .keysExhausted(until: keys.at) }
+            }
+            if case .refused(let until) = health.breaker.refusal(now: now, config: provider.circuitBreaker) {
+                return .circuitOpen(until: until)
+            }
             return nil
         }
+    }
+
+    /// The key pool as it is now.
+    public var keys: KeyPool {
+        health.withLock { $0.keys }
+    }
+
+    public func selectKey(for provider: ProviderConfig, affinity: UInt64?, tried: Set<Int>, now: Date) -> Int? {
+        health.withLock {
+            $0.keys.select(provider.keyPool, strategy: provider.keyStrategy, affinity: affinity, tried: tried, now: now)
+        }
+    }
+
+    public func keyFailed(_ key: String, status: Int, retryAfter: Double?, now: Date, provider: ProviderConfig, cooldownSeconds: Double)
+        -> KeyPool.Change?
+    {
+        health.withLock {
+            $0.keys.failed(
+                key, status: status, retryAfter: retryAfter, now: now, cooldownSeconds: cooldownSeconds,
+                disabledRetrySeconds: provider.disabledKeyRetrySeconds
+            )
+        }
+    }
+
+    public func keyServed(_ key: String) {
+        health.withLock { $0.keys.served(key) }
     }
 
     private static func activeCooldown(_ health: inout Health, now: Date) -> Cooldown? {

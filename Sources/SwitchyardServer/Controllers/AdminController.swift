@@ -81,6 +81,8 @@ struct AdminController {
             if let limit = limits?.requestsPerPeriod { used.append("\(usage.requests)/\(limit) requests") }
             if let limit = limits?.tokensPerPeriod { used.append("\(usage.tokens)/\(limit) tokens") }
             return ("over quota (\(used.joined(separator: ", "))) until its reset", until)
+        case .unavailable(.keysExhausted(let until)):
+            return ("every key of its pool refused or rate-limited" + (until == nil ? " (disabled until reload)" : ""), until)
         case .unavailable(.circuitOpen(let until?)):
             let openings = slot.state.breaker.openings
             return ("circuit open after repeated failures" + (openings > 1 ? " (opened \(openings) times in a row)" : ""), until)
@@ -114,6 +116,7 @@ struct AdminController {
                     "sessions": sessions[route.name]?[slot.config.name] ?? 0,
                 ]
                 if let error = slot.state.usage.persistenceError { entry["persist_error"] = error }
+                if !slot.config.keyPool.isEmpty { entry["keys"] = keys(slot) }
                 providers[slot.config.name] = entry
             }
             models[route.name] = providers
@@ -129,7 +132,32 @@ struct AdminController {
             "enabled": provider.enabled, "status": status, "status_reason": reason,
             "stream_support": provider.streamSupport, "non_stream_support": provider.nonStreamSupport,
             "circuit": circuit(slot),
+            "keys": keys(slot),
         ]
+    }
+
+    /// A pool's keys: `[{key: name or fingerprint, state: active | cooling_down | disabled, until, since, status,
+    /// requests}]`; empty for a provider with one key.
+    func keys(_ slot: ProviderSlot) -> [[String: Any]] {
+        let pool = slot.state.keys
+        let now = state.clock.now()
+        return slot.config.keyPool.map { key in
+            let keyState = pool.state(of: key.key)
+            var entry: [String: Any] = [
+                "key": KeyLabel.of(key), "weight": key.weight, "requests": keyState.requests, "state": "active",
+                "until": NSNull(),
+            ]
+            if let disabled = keyState.disabled, disabled.until.map({ $0 > now }) ?? true {
+                entry["state"] = "disabled"
+                entry["status"] = disabled.status
+                entry["since"] = state.files.format(disabled.since)
+                entry["until"] = disabled.until.map(state.files.format) ?? NSNull()
+            } else if let until = keyState.coolingUntil, until > now {
+                entry["state"] = "cooling_down"
+                entry["until"] = state.files.format(until)
+            }
+            return entry
+        }
     }
 
     /// `{state: closed | open | half_open | disabled, consecutive_failures, open_until, openings}`.
@@ -180,6 +208,9 @@ enum ProviderStatus {
         guard provider.enabled else { return ("disabled", "Provider is disabled") }
         if let cooldown = slot.state.cooldown(now: now) {
             return ("cooling_down", "Cooling down after HTTP \(cooldown.status) until \(state.files.format(cooldown.until))")
+        }
+        if !provider.keyPool.isEmpty, !slot.state.keys.soonestUsable(provider.keyPool, now: now).usable {
+            return ("keys_exhausted", "Every key of the pool is disabled or cooling down")
         }
         switch slot.state.breaker.refusal(now: now, config: provider.circuitBreaker) {
         case .refused(let until?):

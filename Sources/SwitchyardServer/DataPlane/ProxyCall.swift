@@ -43,6 +43,8 @@ final class ProxyCall: UpstreamExchangeReceiver {
         var credential = ""
         /// Whether a refused access token was replaced already (once per attempt).
         var refreshed = false
+        /// The key of the provider's pool this attempt uses (nil: the provider's one key).
+        var poolKey: UpstreamKey?
         /// The provider as it serves this request (`{model}` filled in).
         var provider: ProviderConfig { translation.provider }
     }
@@ -64,6 +66,9 @@ final class ProxyCall: UpstreamExchangeReceiver {
     private var lease: UsageLease?
     /// The provider being tried, when it holds its circuit breaker's one probe.
     private var probing: ProviderSlot?
+    /// Keys of the current provider's pool this request has tried (by index).
+    private var triedKeys: Set<Int> = []
+    private var triedKeysOf: String?
     /// The upstream's answer to the last failed attempt, for passing through.
     private var upstreamAnswer: ClientAnswer?
 
@@ -161,13 +166,31 @@ final class ProxyCall: UpstreamExchangeReceiver {
 
             case .send(let slot, let retry):
                 let provider = slot.config.serving(model: inbound.model)
+                var poolKey: UpstreamKey?
+                if !provider.keyPool.isEmpty {
+                    if triedKeysOf != provider.name { (triedKeys, triedKeysOf) = ([], provider.name) }
+                    guard
+                        let index = slot.state.selectKey(
+                            for: provider, affinity: keyAffinity, tried: triedKeys, now: engine.state.clock.now()
+                        )
+                    else {
+                        // Every key went out between the check and now (other requests' failures).
+                        lease?.release()
+                        lease = nil
+                        if let probing { record(.abandoned, of: probing) }
+                        action = sequence.passOver(because: .keysExhausted(until: nil))
+                        continue
+                    }
+                    triedKeys.insert(index)
+                    poolKey = provider.keyPool[index]
+                }
                 logger.info(
-                    "Selected provider \(provider.name) for model \(route.name)\(retry > 0 ? " (retry \(retry) of \(provider.retry))" : "")"
+                    "Selected provider \(provider.name)\(poolKey.map { " key \(KeyLabel.of($0))" } ?? "") for model \(route.name)\(retry > 0 ? " (retry \(retry) of \(provider.retry))" : "")"
                 )
                 attempt = Attempt(
                     slot: slot, translation: AttemptTranslation(request: inbound, provider: provider),
                     upstreamStream: ProxyEngine.upstreamStreams(client: inbound, provider: provider),
-                    startedAt: .now
+                    startedAt: .now, poolKey: poolKey
                 )
                 phase = .sending
                 obtainCredential()
@@ -218,7 +241,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
     private func obtainCredential(replacing refused: String? = nil) {
         guard let attempt else { return }
         let provider = attempt.provider
-        guard provider.kind.tokenExchange != nil else { return send(credential: provider.apiKey) }
+        guard provider.kind.tokenExchange != nil else { return send(credential: attempt.poolKey?.key ?? provider.apiKey) }
         let engine = engine
         eventLoop.makeFutureWithTask {
             try await engine.credential(for: provider, kind: provider.kind, replacing: refused)
@@ -589,7 +612,46 @@ final class ProxyCall: UpstreamExchangeReceiver {
         record(failure.breakerOutcome, of: attempt.slot)
         let now = engine.state.clock.now()
         let circuitOpen = attempt.slot.state.breaker.refusal(now: now, config: attempt.provider.circuitBreaker) != nil
-        run(sequence.failed(failure, upstreamAnswered: answer != nil, circuitOpen: circuitOpen, now: now))
+        let keys = keyFailover(attempt, failure, now: now)
+        run(sequence.failed(failure, upstreamAnswered: answer != nil, circuitOpen: circuitOpen, keys: keys, now: now))
+    }
+
+    /// A pool key's 401/403/429 takes that key out; the provider is tried again with another one if one is left.
+    private func keyFailover(_ attempt: Attempt, _ failure: AttemptFailure, now: Date) -> KeyFailover {
+        guard let key = attempt.poolKey, case .status(let status, let retryAfter) = failure else { return .notAPool }
+        let provider = attempt.provider
+        guard
+            let change = attempt.slot.state.keyFailed(
+                key.key, status: status, retryAfter: retryAfter, now: now, provider: provider,
+                cooldownSeconds: global.cooldownSeconds
+            )
+        else { return .notAPool }
+        let until: String
+        switch change {
+        case .disabled(let date): until = date.map { "disabled until \(engine.state.files.format($0))" } ?? "disabled until reload"
+        case .coolingDown(let date): until = "cooling down until \(engine.state.files.format(date))"
+        }
+        let left = provider.keyPool.indices.contains { !triedKeys.contains($0) && attempt.slot.state.keys.isUsable(provider.keyPool[$0].key, now: now) }
+        logger.warning(
+            "Key \(KeyLabel.of(key)) of provider \(provider.name) for model \(route.name) refused with HTTP \(status): \(until)\(left ? "; trying another key" : "; no key left")"
+        )
+        return left ? .anotherKey : .noKeyLeft
+    }
+
+    /// Pins a session's (or a conversation's) requests to one key of a pool while it stays usable, so provider-side
+    /// prompt caches, which belong to a key, keep hitting.
+    private lazy var keyAffinity: UInt64? = {
+        if let session = request.session { return KeyPool.affinity(of: session.utf8) }
+        guard let canonical = inbound.canonical, let messages = canonical.scan.member("messages") else { return nil }
+        let opening = messages.valueRange.prefix(2048)
+        return canonical.body.withUnsafeReadableBytes { KeyPool.affinity(of: $0[opening]) }
+    }()
+
+    /// Counts the pool key that served.
+    private func served(_ attempt: Attempt) {
+        guard let key = attempt.poolKey else { return }
+        attempt.slot.state.keyServed(key.key)
+        engine.metrics.keyServed(model: route.name, provider: attempt.provider.name, key: KeyLabel.of(key))
     }
 
     /// Tells the provider's circuit breaker how an attempt went; a probe's turn ends with it.
@@ -622,6 +684,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
         engine.keep(answer.keptAnswer, keeping: request.keeping, provider: provider, model: inbound.model)
         observe(attempt, result: "ok")
         record(.success, of: attempt.slot)
+        served(attempt)
         trace.served(by: provider.name, usage: usage)
         engine.keepSession(request.session, on: provider, route: route)
         end(with: ClientAnswer(status: status, headers: headers, body: answer.body))
@@ -658,6 +721,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
         let provider = attempt.provider
         observe(attempt, result: "ok")
         record(.success, of: attempt.slot)
+        served(attempt)
         engine.keepSession(request.session, on: provider, route: route)
         trace.streaming(from: provider.name)
         engine.metrics.streamOpened()

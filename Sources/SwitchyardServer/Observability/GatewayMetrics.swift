@@ -112,6 +112,11 @@ final class GatewayMetrics: Sendable {
         timer(HandleKey(label: "switchyard_upstream_latency_seconds", model: model, provider: provider)).record(duration: latency)
     }
 
+    func keyServed(model: String, provider: String, key: String) {
+        counter(HandleKey(label: "switchyard_key_requests_total", model: model, provider: provider, extraName: "key", extraValue: key))
+            .increment()
+    }
+
     func failover(model: String, provider: String, reason: String) {
         counter(HandleKey(label: "switchyard_failovers_total", model: model, provider: provider, extraName: "reason", extraValue: reason))
             .increment()
@@ -142,7 +147,7 @@ final class GatewayMetrics: Sendable {
 
     // MARK: Scraping
 
-    static let statuses = ["available", "rate_limited", "cooling_down", "circuit_open", "disabled"]
+    static let statuses = ["available", "rate_limited", "cooling_down", "keys_exhausted", "circuit_open", "disabled"]
 
     /// The Prometheus text, after refreshing the gauges that describe current state (quotas, provider status).
     func scrape(state: GatewayState) -> [UInt8] {
