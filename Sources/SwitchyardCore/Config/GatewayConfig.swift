@@ -102,7 +102,11 @@ public struct ProviderConfig: Sendable, Equatable {
     public var endpoint: String = ""
     public var apiKey: String = ""
     /// The model name sent upstream; `{model}` in it stands for the name the client asked for.
-    public var model: String = ""
+    public var model: String = "" {
+        didSet { forwardsClientModel = model.contains("{model}") }
+    }
+    /// Whether `model` holds `{model}` (kept, not searched for on every attempt).
+    public private(set) var forwardsClientModel = false
     /// Lower numbers are tried first.
     public var priority: Int = 1
     public var weight: Int = 10
@@ -142,7 +146,7 @@ public struct ProviderConfig: Sendable, Equatable {
     /// The provider as it serves a request for `requested`: `{model}` in its upstream `model` becomes the
     /// client's model name (how a wildcard model forwards the name it matched).
     public func serving(model requested: String) -> ProviderConfig {
-        guard model.utf8.contains(UInt8(ascii: "{")), model.contains("{model}") else { return self }
+        guard forwardsClientModel else { return self }
         var provider = self
         provider.model = model.replacing("{model}", with: requested)
         return provider
