@@ -25,10 +25,11 @@ struct FaultMatrixTests {
     static let answer = #"{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"from faulty"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#
     static let events = Reply.streamEvents(["from", " faulty"]).joined()
     static func json(_ version: String = "1.1", length: Bool = true) -> String {
-        "HTTP/\(version) 200 OK\r\nContent-Type: application/json\r\n" + (length ? "Content-Length: \(answer.utf8.count)\r\n" : "") + "\r\n" + answer
+        "HTTP/\(version) 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n" + (length ? "Content-Length: \(answer.utf8.count)\r\n" : "")
+            + "\r\n" + answer
     }
     static func sse(_ version: String = "1.1") -> String {
-        "HTTP/\(version) 200 OK\r\nContent-Type: text/event-stream\r\n" + (version == "1.1" ? "Transfer-Encoding: chunked\r\n" : "") + "\r\n"
+        "HTTP/\(version) 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n" + (version == "1.1" ? "Transfer-Encoding: chunked\r\n" : "") + "\r\n"
     }
     static func chunk(_ text: String) -> String { String(text.utf8.count, radix: 16) + "\r\n" + text + "\r\n" }
 
@@ -59,9 +60,9 @@ struct FaultMatrixTests {
         Fault(name: "a 100 Continue before the answer", nonStream: .served, stream: .served) { stream in
             [.send("HTTP/1.1 100 Continue\r\n\r\n" + (stream ? sse() + chunk(events) + "0\r\n\r\n" : json())), .close]
         },
-        Fault(name: "a 304", nonStream: .failover, stream: .failover) { _ in [.send("HTTP/1.1 304 Not Modified\r\n\r\n"), .close] },
+        Fault(name: "a 304", nonStream: .failover, stream: .failover) { _ in [.send("HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n"), .close] },
         Fault(name: "a 302 redirect", nonStream: .failover, stream: .failover) { _ in
-            [.send("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/\r\nContent-Length: 0\r\n\r\n"), .close]
+            [.send("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"), .close]
         },
     ]
 
@@ -76,7 +77,8 @@ struct FaultMatrixTests {
         try await GatewayHarness.run(upstream: backup) {
             modelConfig(
                 [
-                    providerJSON("faulty", endpoint: faulty.endpoint, timeout: 2, extra: #","circuit_breaker":false"#),
+                    // 5 s: long enough that only the faults that never answer meet it, even on a loaded machine.
+                    providerJSON("faulty", endpoint: faulty.endpoint, timeout: 5, extra: #","circuit_breaker":false"#),
                     providerJSON("backup", endpoint: backup.endpoint("backup"), priority: 2),
                 ],
                 global: #"{"retry_backoff_ms":1,"max_stream_event_mb":0.5}"#

@@ -25,8 +25,6 @@ final class UpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {
     private var currentIsReuse = false
     private var requestWritten = false
     private var responseStarted = false
-    /// Between the head and the end of a 1xx interim answer, which is not the exchange's.
-    private var readingInterimAnswer = false
     private var keepAlive = true
     private var pendingRead = false
     /// Armed at most once per idle timeout, not per answer: when it fires early (the connection was busy in
@@ -89,16 +87,9 @@ final class UpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {
         }
         responseStarted = true
         switch unwrapInboundIn(data) {
-        case .head(let head) where (100..<200).contains(head.status.code) && head.status.code != 101:
-            // An interim answer (100 Continue, 103 Early Hints): the real one follows on the same connection.
-            readingInterimAnswer = true
         case .head(let head):
             keepAlive = head.isKeepAlive
             exchange.receivedHead(head)
-        case .body where readingInterimAnswer:
-            break
-        case .end where readingInterimAnswer:
-            readingInterimAnswer = false
         case .body(let chunk):
             exchange.receivedBody(chunk)
         case .end:
