@@ -210,9 +210,21 @@ struct MisbehavingUpstreamTests {
     /// A body far larger than the socket buffers is still being written when these upstreams answer or close.
     static let largeBody = chatBody(content: String(repeating: "x", count: 20 * 1024 * 1024))
 
+    /// An upstream that answers `status` (or closes, for nil) as soon as a request head has arrived.
+    static func earlyUpstream(answering status: Int?) async throws -> ScriptedUpstream {
+        try await ScriptedUpstream.start(beforeBody: true) { _ in
+            guard let status else { return [.close] }
+            let body = #"{"error":{"message":"request rejected early","type":"invalid_request_error","param":null,"code":null}}"#
+            return [
+                .send("HTTP/1.1 \(status) Rejected\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n\(body)"),
+                .close,
+            ]
+        }
+    }
+
     @Test(arguments: [400, 413, 503])
     func anUpstreamThatAnswersBeforeTheRequestIsWrittenDoesNotCrashTheGateway(status: Int) async throws {
-        let early = try await EarlyAnswerUpstream.start(.answer(status: status))
+        let early = try await Self.earlyUpstream(answering: status)
         defer { Task { try? await early.stop() } }
         try await GatewayHarness.run {
             modelConfig([providerJSON("early", endpoint: early.endpoint), #"{"name":"e","type":"echo","priority":2}"#])
@@ -230,7 +242,7 @@ struct MisbehavingUpstreamTests {
     }
 
     @Test func anUpstreamThatAnswersWhileALargeHeadIsStillBeingWrittenDoesNotCrashTheGateway() async throws {
-        let early = try await EarlyAnswerUpstream.start(.answer(status: 400))
+        let early = try await Self.earlyUpstream(answering: 400)
         defer { Task { try? await early.stop() } }
         let header = String(repeating: "v", count: 512 * 1024)
         try await GatewayHarness.run {
@@ -248,7 +260,7 @@ struct MisbehavingUpstreamTests {
     }
 
     @Test func anUpstreamThatClosesWhileTheRequestIsWrittenIsFailedOver() async throws {
-        let early = try await EarlyAnswerUpstream.start(.close)
+        let early = try await Self.earlyUpstream(answering: nil)
         defer { Task { try? await early.stop() } }
         try await GatewayHarness.run {
             modelConfig([providerJSON("closing", endpoint: early.endpoint), #"{"name":"e","type":"echo","priority":2}"#])

@@ -3,8 +3,9 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// An upstream on 127.0.0.1 that plays a script of raw bytes once a request head has arrived: for answers no HTTP
-/// server library would send (garbage, broken chunking, resets, drips, huge heads).
+/// An upstream on 127.0.0.1 that plays a script of raw bytes once a request has arrived (or only its head, to answer
+/// while the gateway is still writing): for answers no HTTP server library would send (garbage, broken chunking,
+/// resets, drips, huge heads, early answers).
 final class ScriptedUpstream: Sendable {
     enum Step: Sendable {
         case send(String)
@@ -30,15 +31,18 @@ final class ScriptedUpstream: Sendable {
         self.channel = channel
     }
 
-    /// Plays the script made for each request (from its body), once the whole request has arrived; a script that
-    /// ends without closing leaves the connection open and silent.
-    static func start(_ script: @escaping @Sendable (_ body: String) -> [Step]) async throws -> ScriptedUpstream {
+    /// Plays the script made for each connection's first request (from its body), once the whole request has
+    /// arrived or, with `beforeBody`, once its head has (the body is then ""); a script that ends without closing
+    /// leaves the connection open and silent.
+    static func start(beforeBody: Bool = false, _ script: @escaping @Sendable (_ body: String) -> [Step]) async throws
+        -> ScriptedUpstream
+    {
         let box = Mutex<ScriptedUpstream?>(nil)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        Player(script: script) { box.withLock { $0 }?.heads.add(1, ordering: .relaxed) }
+                        Player(script: script, beforeBody: beforeBody) { box.withLock { $0 }?.heads.add(1, ordering: .relaxed) }
                     )
                 }
             }
@@ -56,12 +60,14 @@ final class ScriptedUpstream: Sendable {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
         let script: @Sendable (String) -> [Step]
+        let beforeBody: Bool
         let onHead: @Sendable () -> Void
         var seen: [UInt8] = []
         var started = false
 
-        init(script: @escaping @Sendable (String) -> [Step], onHead: @escaping @Sendable () -> Void) {
+        init(script: @escaping @Sendable (String) -> [Step], beforeBody: Bool, onHead: @escaping @Sendable () -> Void) {
             self.script = script
+            self.beforeBody = beforeBody
             self.onHead = onHead
         }
 
@@ -73,8 +79,8 @@ final class ScriptedUpstream: Sendable {
             let head = text[..<end.lowerBound].lowercased()
             let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
                 .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
-            let body = text[end.upperBound...]
-            guard body.utf8.count >= length else { return }
+            let body = beforeBody ? "" : text[end.upperBound...]
+            guard beforeBody || body.utf8.count >= length else { return }
             started = true
             onHead()
             play(script(String(body))[...], context: context)
