@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Synchronization
 import Testing
 
 /// Key pools against a fake upstream that answers per key: a key's 401/403/429 takes that key out and the next
@@ -100,6 +101,23 @@ struct KeyRotationTests {
                 conversation.insert(try await client.post("/v1/chat/completions", chatBody(content: "the same opening")).content ?? "")
             }
             #expect(conversation.count == 1)
+        }
+    }
+
+    @Test func aRetryAfterTheProvidersOwnFailureKeepsItsKey() async throws {
+        let failures = Atomic(0)
+        let upstream = FakeUpstream { request in
+            failures.add(1, ordering: .relaxed).oldValue == 0 ? Reply.error(.internalServerError) : Reply.chatCompletion(content: "ok")
+        }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                #"{"name":"pool","endpoint":"\#(upstream.endpoint("pool"))","model":"m","retry":1,"key_strategy":"round_robin","api_keys":["k1","k2"],"circuit_breaker":false}"#
+            ])
+        } _: { client in
+            let reply = try await client.post("/v1/chat/completions", chatBody())
+            #expect(reply.status == 200)
+            let keys = upstream.requests(to: "pool").map { $0.header("authorization") }
+            #expect(keys.count == 2 && keys[0] == keys[1], "a 5xx is the provider's failure: \(keys)")
         }
     }
 }

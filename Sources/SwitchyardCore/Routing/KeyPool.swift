@@ -59,9 +59,9 @@ public struct KeyPool: Sendable {
     }
 
     /// The key an attempt uses, as an index into `keys`, among the usable ones not in `tried`: with an
-    /// `affinity` (a session's or a conversation's hash) always the same key while it stays usable (rendezvous
-    /// hashing: when it is out only its requests move); else the first one (`fill_first`) or the next of a weighted
-    /// rotation (`round_robin`). Nil when none is left.
+    /// `affinity` (a session's or a conversation's hash; given for `round_robin`) always the same key while it stays
+    /// usable (rendezvous hashing: when it is out only its requests move); else the first one (`fill_first`) or the
+    /// next of a weighted rotation (`round_robin`). Nil when none is left.
     public mutating func select(
         _ keys: [UpstreamKey], strategy: KeyStrategy, affinity: UInt64?, tried: Set<Int>, now: Date
     ) -> Int? {

@@ -66,9 +66,11 @@ final class ProxyCall: UpstreamExchangeReceiver {
     private var lease: UsageLease?
     /// The provider being tried, when it holds its circuit breaker's one probe.
     private var probing: ProviderSlot?
-    /// Keys of the current provider's pool this request has tried (by index).
-    private var triedKeys: Set<Int> = []
-    private var triedKeysOf: String?
+    /// Keys of the current provider's pool this request saw refused (by index), and the key its last attempt
+    /// used: a retry after the provider's own failure keeps its key.
+    private var refusedKeys: Set<Int> = []
+    private var poolKeyIndex: Int?
+    private var poolOf: String?
     /// The upstream's answer to the last failed attempt, for passing through.
     private var upstreamAnswer: ClientAnswer?
 
@@ -168,11 +170,13 @@ final class ProxyCall: UpstreamExchangeReceiver {
                 let provider = slot.config.serving(model: inbound.model)
                 var poolKey: UpstreamKey?
                 if !provider.keyPool.isEmpty {
-                    if triedKeysOf != provider.name { (triedKeys, triedKeysOf) = ([], provider.name) }
-                    guard
-                        let index = slot.state.selectKey(
-                            for: provider, affinity: keyAffinity, tried: triedKeys, now: engine.state.clock.now()
-                        )
+                    if poolOf != provider.name { (refusedKeys, poolKeyIndex, poolOf) = ([], nil, provider.name) }
+                    let now = engine.state.clock.now()
+                    let affinity = provider.keyStrategy == .roundRobin ? keyAffinity : nil
+                    let kept = poolKeyIndex.flatMap { index in
+                        retry > 0 && slot.state.keys.isUsable(provider.keyPool[index].key, now: now) ? index : nil
+                    }
+                    guard let index = kept ?? slot.state.selectKey(for: provider, affinity: affinity, tried: refusedKeys, now: now)
                     else {
                         // Every key went out between the check and now (other requests' failures).
                         lease?.release()
@@ -181,7 +185,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
                         action = sequence.passOver(because: .keysExhausted(until: nil))
                         continue
                     }
-                    triedKeys.insert(index)
+                    poolKeyIndex = index
                     poolKey = provider.keyPool[index]
                 }
                 logger.info(
@@ -631,15 +635,17 @@ final class ProxyCall: UpstreamExchangeReceiver {
         case .disabled(let date): until = date.map { "disabled until \(engine.state.files.format($0))" } ?? "disabled until reload"
         case .coolingDown(let date): until = "cooling down until \(engine.state.files.format(date))"
         }
-        let left = provider.keyPool.indices.contains { !triedKeys.contains($0) && attempt.slot.state.keys.isUsable(provider.keyPool[$0].key, now: now) }
+        if let index = poolKeyIndex { refusedKeys.insert(index) }
+        poolKeyIndex = nil
+        let left = provider.keyPool.indices.contains { !refusedKeys.contains($0) && attempt.slot.state.keys.isUsable(provider.keyPool[$0].key, now: now) }
         logger.warning(
             "Key \(KeyLabel.of(key)) of provider \(provider.name) for model \(route.name) refused with HTTP \(status): \(until)\(left ? "; trying another key" : "; no key left")"
         )
         return left ? .anotherKey : .noKeyLeft
     }
 
-    /// Pins a session's (or a conversation's) requests to one key of a pool while it stays usable, so provider-side
-    /// prompt caches, which belong to a key, keep hitting.
+    /// Pins a session's (or a conversation's) requests to one key of a `round_robin` pool while it stays usable,
+    /// so provider-side prompt caches, which belong to a key, keep hitting (`fill_first` stays on one key anyway).
     private lazy var keyAffinity: UInt64? = {
         if let session = request.session { return KeyPool.affinity(of: session.utf8) }
         guard let canonical = inbound.canonical, let messages = canonical.scan.member("messages") else { return nil }
