@@ -153,7 +153,7 @@ struct FailoverTests {
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig([
                 // Long enough for each attempt's request to reach the fake even when the machine is busy.
-                providerJSON("slow", endpoint: upstream.endpoint("slow"), retry: 1, timeout: 2, extra: breaker ? "" : #","circuit_breaker":false"#),
+                providerJSON("slow", endpoint: upstream.endpoint("slow"), retry: 1, timeout: 5, extra: breaker ? "" : #","circuit_breaker":false"#),
                 providerJSON("fast", endpoint: upstream.endpoint("fast"), priority: 2),
             ])
         } _: { client in
