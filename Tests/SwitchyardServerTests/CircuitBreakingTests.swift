@@ -22,7 +22,7 @@ struct CircuitBreakingTests {
         }
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig([
-                providerJSON("hung", endpoint: upstream.endpoint("hung"), retry: 3, timeout: 2),
+                providerJSON("hung", endpoint: upstream.endpoint("hung"), retry: 3, timeout: 5),
                 providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
             ])
         } _: { client in
@@ -192,7 +192,7 @@ struct CircuitBreakingTests {
         }
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig([
-                providerJSON("stalling", endpoint: upstream.endpoint("stalling"), timeout: 3),
+                providerJSON("stalling", endpoint: upstream.endpoint("stalling"), timeout: 5),
                 providerJSON("backup", endpoint: upstream.endpoint("backup"), priority: 2),
             ])
         } _: { client in
