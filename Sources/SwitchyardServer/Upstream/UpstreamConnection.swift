@@ -45,6 +45,11 @@ final class UpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {
         self.context = context
     }
 
+    /// The context holds this handler: keeping it past the channel's end would keep both alive for good.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         opened = true
         context.fireChannelActive()

@@ -140,8 +140,9 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         connections.open += 1
         let settings = settings()
         let connection = UpstreamConnection(pool: self, originConnections: connections, idleTimeout: settings.idleTimeout)
-        let serverName = origin.hostIsIPAddress ? nil : origin.host
-        ClientBootstrap(group: eventLoop)
+        let address = origin.ipAddress
+        let serverName = address == nil ? origin.host : nil
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(settings.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -154,7 +155,7 @@ final class UpstreamConnectionPool: @unchecked Sendable {
                     try pipeline.addHandler(connection)
                 }
             }
-            .connect(host: origin.host, port: origin.port)
+        (address.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: origin.host, port: origin.port))
             .assumeIsolated()
             .whenComplete { [self] result in
                 switch result {

@@ -15,9 +15,10 @@ struct UpstreamOrigin: Hashable, Sendable {
         return port == (secure ? 443 : 80) ? name : "\(name):\(port)"
     }
 
-    /// Whether `host` is an IP literal, which TLS must not send as a server name (SNI).
-    var hostIsIPAddress: Bool {
-        (try? SocketAddress(ipAddress: host, port: 0)) != nil
+    /// The address when `host` is an IP literal: connected to without a name lookup (which NIO would run on a
+    /// thread of its own for every connection), and never sent as a TLS server name (SNI).
+    var ipAddress: SocketAddress? {
+        try? SocketAddress(ipAddress: host, port: port)
     }
 }
 
