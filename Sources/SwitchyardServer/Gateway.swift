@@ -66,11 +66,15 @@ public enum Gateway {
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let metrics = GatewayMetrics()
+        let eventLog = LogSink(
+            path: (options.logDirectory as NSString).appendingPathComponent("events.log"), toStandardError: false
+        )
         let state = GatewayState(
             config: config.config, configFile: config.file,
             files: UsageFiles(dataDirectory: options.dataDirectory, timeZone: options.timeZone),
             responsesDirectory: (options.dataDirectory as NSString).appendingPathComponent("responses"),
-            clock: options.clock, logger: logger, metrics: metrics, listenHost: options.host
+            clock: options.clock, logger: logger, metrics: metrics, listenHost: options.host,
+            events: EventLog(sink: eventLog)
         )
         let pools = UpstreamPools(group: options.eventLoopGroup) {
             UpstreamConnectionPool.Settings(state.table.config.global)
@@ -105,7 +109,7 @@ public enum Gateway {
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil, backlog: 4096),
             // Services stop in reverse order after the server: the upstream pools first, the usage flush last.
             services: [
-                LogFlushService(sinks: [requestLog] + (options.logSink.map { [$0] } ?? [])),
+                LogFlushService(sinks: [requestLog, eventLog] + (options.logSink.map { [$0] } ?? [])),
                 UsageFlushService(state: state), UsageResetService(state: state), ReloadOnHangupService(state: state),
                 ConfigWatchService(state: state),
                 HealthCheckService(state: state, proxy: proxy, eventLoopGroup: options.eventLoopGroup),

@@ -19,6 +19,8 @@ final class GatewayState: Sendable {
     let responses: ResponseStore
     /// Which provider each session is on.
     let sessions: SessionAffinity
+    /// The activity log.
+    let events: EventLog
     private let current: Mutex<RoutingTable>
     /// Serialises reloads (SIGHUP and POST /admin/reload may race).
     private let reloading = Mutex(())
@@ -27,8 +29,10 @@ final class GatewayState: Sendable {
     /// - Parameter responsesDirectory: where kept responses are written (nil: memory only).
     init(
         config: GatewayConfig, configFile: String, files: UsageFiles, responsesDirectory: String? = nil,
-        clock: any GatewayClock, logger: Logger, metrics: GatewayMetrics, listenHost: String
+        clock: any GatewayClock, logger: Logger, metrics: GatewayMetrics, listenHost: String,
+        events: EventLog = EventLog(sink: nil)
     ) {
+        self.events = events
         self.configFile = configFile
         self.files = files
         self.timeZone = files.timeZone
@@ -60,18 +64,28 @@ final class GatewayState: Sendable {
 
     /// Reads and validates the config file and, only if it is valid, swaps it in. In-flight requests finish on the
     /// snapshot they started with; counters of providers that still exist carry over.
-    func reload() throws -> ReloadSummary {
+    /// - Parameter trigger: what asked for it, for the activity log (`SIGHUP`, `POST /admin/reload`, …).
+    func reload(trigger: String) throws -> ReloadSummary {
         try reloading.withLock { _ in
-            let loaded = try ConfigLoader.load(file: configFile)
+            let loaded: LoadedConfig
+            do {
+                loaded = try ConfigLoader.load(file: configFile)
+            } catch {
+                let problems = (error as? ConfigValidationError)?.problems.map(\.description) ?? ["\(error)"]
+                event(.configRejected, detail: "\(trigger): \(problems.joined(separator: "; "))")
+                throw error
+            }
             install(loaded.config)
             let models = loaded.config.models
+            let providers = models.reduce(0) { $0 + $1.providers.count }
+            event(.configReloaded, detail: "\(trigger): \(models.count) model(s), \(providers) provider(s)")
             logger.info("Reloaded \(configFile): \(models.count) model(s)")
             for warning in loaded.warnings {
                 logger.warning("\(configFile): \(warning)")
             }
             return ReloadSummary(
                 models: models.map(\.name),
-                providers: models.reduce(0) { $0 + $1.providers.count },
+                providers: providers,
                 warnings: loaded.warnings.map(\.description),
                 summary: models.map(ConfigSummary.line(for:))
             )
@@ -151,7 +165,21 @@ final class GatewayState: Sendable {
     func applyDueResets(in table: RoutingTable? = nil, now: Date) {
         for key in UsageResets.applyDue(in: table ?? self.table, now: now, timeZone: timeZone) {
             logger.info("Reset usage for \(key.model)/\(key.provider)")
+            event(.quotaReset, model: key.model, provider: key.provider)
         }
+    }
+
+    /// Appends an event to the activity log, at the gateway clock's time.
+    func event(
+        _ action: GatewayEvent.Action, model: String? = nil, provider: String? = nil, key: String? = nil,
+        status: Int? = nil, detail: String? = nil, requestID: String? = nil
+    ) {
+        events.record(
+            GatewayEvent(
+                time: clock.now(), action: action, model: model, provider: provider, key: key, status: status,
+                detail: detail, requestID: requestID
+            )
+        )
     }
 
     /// Writes a counter's file if it changed.

@@ -156,6 +156,20 @@ import Testing
         #expect(node == expected)
     }
 
+    @Test func aYAMLSyntaxErrorSaysWhereWithoutQuotingTheLine() {
+        // Yams quotes the offending line, which may hold a key; the gateway logs and reports only its position.
+        for broken in ["m:\n  providers:\n    - api_key: \"sk-live-123\n", "m:\n  api_key: sk-live-123\n api: [\n", "a: 1\na: sk-live-123\n"] {
+            do {
+                _ = try ConfigNode.parse(contents: broken, fileName: "c.yaml")
+                Issue.record("parsed: \(broken)")
+            } catch {
+                let text = "\(error)"
+                #expect(text.contains("invalid YAML") && text.contains("line"), "\(text)")
+                #expect(!text.contains("sk-live"), "\(text)")
+            }
+        }
+    }
+
     @Test func jsonScalarsKeepTheirTypes() throws {
         let node = try ConfigNode.parse(
             contents: #"{"a":1,"b":2.5,"c":true,"d":null,"e":"text","f":"7","g":["x",2],"h":false}"#, fileName: "c.json"

@@ -163,7 +163,7 @@ import Testing
 
     @Test func aCooldownLastsUntilItsEnd() {
         let provider = state()
-        provider.coolDown(until: start.addingTimeInterval(30), status: 429)
+        provider.coolDown(until: start.addingTimeInterval(30), status: 429, now: start)
         #expect(provider.cooldown(now: start) == .init(until: start.addingTimeInterval(30), status: 429))
         #expect(provider.cooldown(now: start.addingTimeInterval(29.9))?.status == 429)
         #expect(provider.cooldown(now: start.addingTimeInterval(30)) == nil)
@@ -177,7 +177,7 @@ import Testing
             ModelConfig(name: "other", providers: [ProviderConfig(name: "a")]),
         ])
         let (current, _) = states.adopt(config) { key in UsageCounter(key: key, usage: UsageSnapshot(lastReset: start)) }
-        current[key]!.coolDown(until: start.addingTimeInterval(10), status: 401)
+        current[key]!.coolDown(until: start.addingTimeInterval(10), status: 401, now: start)
         #expect(current[ProviderKey(model: "gpt-4o", provider: "b")]!.cooldown(now: start) == nil)
         #expect(current[ProviderKey(model: "other", provider: "a")]!.cooldown(now: start) == nil)
         #expect(current[key]!.cooldown(now: start)?.status == 401)
@@ -186,10 +186,10 @@ import Testing
 
     @Test func aShorterCooldownDoesNotCutALongerOneShort() {
         let provider = state()
-        provider.coolDown(until: start.addingTimeInterval(60), status: 429)
-        provider.coolDown(until: start.addingTimeInterval(5), status: 403)
+        provider.coolDown(until: start.addingTimeInterval(60), status: 429, now: start)
+        provider.coolDown(until: start.addingTimeInterval(5), status: 403, now: start)
         #expect(provider.cooldown(now: start.addingTimeInterval(10))?.status == 429)
-        provider.coolDown(until: start.addingTimeInterval(90), status: 403)
+        provider.coolDown(until: start.addingTimeInterval(90), status: 403, now: start)
         #expect(provider.cooldown(now: start.addingTimeInterval(70))?.status == 403)
     }
 
@@ -197,7 +197,7 @@ import Testing
         let states = ProviderStates()
         let one = GatewayConfig(global: GlobalSettings(), models: [ModelConfig(name: "gpt-4o", providers: [ProviderConfig(name: "a")])])
         let (first, _) = states.adopt(one) { key in UsageCounter(key: key, usage: UsageSnapshot(lastReset: start)) }
-        first[key]!.coolDown(until: start.addingTimeInterval(60), status: 429)
+        first[key]!.coolDown(until: start.addingTimeInterval(60), status: 429, now: start)
         let (second, removed) = states.adopt(one) { key in UsageCounter(key: key, usage: UsageSnapshot(lastReset: start)) }
         #expect(second[key] === first[key])
         #expect(removed.isEmpty)

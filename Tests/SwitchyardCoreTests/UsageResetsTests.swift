@@ -242,16 +242,16 @@ enum UsageFixtures {
         let over = slot(UsageFixtures.limit(requests: 1), usage: UsageSnapshot(requests: 1, lastReset: utcDate(2026, 3, 10)))
         let fresh = slot(UsageFixtures.limit(requests: 1), usage: UsageSnapshot(lastReset: utcDate(2026, 3, 10)))
         let until = now.addingTimeInterval(30)
-        over.state.coolDown(until: until, status: 429)
-        fresh.state.coolDown(until: until, status: 401)
+        over.state.coolDown(until: until, status: 429, now: now)
+        fresh.state.coolDown(until: until, status: 401, now: now)
         #expect(over.availability(now: now, timeZone: utc) == .coolingDown(until: until))
         #expect(fresh.availability(now: now, timeZone: utc) == .coolingDown(until: until))
         #expect(fresh.state.cooldown(now: now)?.status == 401)
 
         // A shorter cooldown does not cut a longer one short; a longer one extends it.
-        fresh.state.coolDown(until: now.addingTimeInterval(5), status: 429)
+        fresh.state.coolDown(until: now.addingTimeInterval(5), status: 429, now: now)
         #expect(fresh.availability(now: now, timeZone: utc) == .coolingDown(until: until))
-        fresh.state.coolDown(until: now.addingTimeInterval(60), status: 403)
+        fresh.state.coolDown(until: now.addingTimeInterval(60), status: 403, now: now)
         #expect(fresh.availability(now: now, timeZone: utc) == .coolingDown(until: now.addingTimeInterval(60)))
 
         // Once it has passed, quota decides again.
@@ -278,7 +278,7 @@ enum UsageFixtures {
         #expect(a.key == ProviderKey(model: "gpt-4o", provider: "a"))
         #expect(a.usage.key == a.key)
         _ = a.usage.reserve(nil)
-        a.coolDown(until: utcDate(2026, 3, 10, 12), status: 429)
+        a.coolDown(until: utcDate(2026, 3, 10, 12), status: 429, now: utcDate(2026, 3, 10))
 
         // Reload: b and old-model are gone, c and new-model are new, a stays.
         let second = UsageFixtures.config([

@@ -204,7 +204,7 @@ extension ObservabilityTests {
             logger: logger, metrics: GatewayMetrics(), listenHost: "0.0.0.0"
         )
         #expect(lines.withLock { $0 }.filter { $0.contains("/v1 has no api_key") }.count == 1)
-        _ = try state.reload()
+        _ = try state.reload(trigger: "config file changed")
         #expect(lines.withLock { $0 }.filter { $0.contains("/v1 has no api_key") }.count == 2)
 
         let loopback = Locked<[String]>([])

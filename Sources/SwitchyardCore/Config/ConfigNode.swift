@@ -87,10 +87,27 @@ extension ConfigNode {
         do {
             root = try Yams.compose(yaml: text)
         } catch {
-            throw ConfigSyntaxError(file: fileName, message: "invalid YAML: \(error)")
+            throw ConfigSyntaxError(file: fileName, message: "invalid YAML: \(describe(error))")
         }
         guard let root else { return .object([]) }
         return try fromYAML(root, fileName: fileName)
+    }
+
+    /// A YAML syntax error's position and problem, without the snippet of the offending line that Yams adds (the
+    /// line may hold a key).
+    static func describe(_ error: any Error) -> String {
+        func position(_ mark: Mark) -> String { "line \(mark.line), column \(mark.column)" }
+        switch error as? YamlError {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            return "\(position(mark)): \(problem)" + (context.map { " (\($0.text) at \(position($0.mark)))" } ?? "")
+        case .reader(let problem, let offset, _, _):
+            return problem + (offset.map { " at byte \($0)" } ?? "")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return "duplicate keys \(duplicates.sorted().joined(separator: ", ")) at \(position(context.mark))"
+        default:
+            return "\(error)"
+        }
     }
 
     private static func fromYAML(_ node: Node, fileName: String) throws -> ConfigNode {

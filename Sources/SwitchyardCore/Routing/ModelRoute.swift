@@ -21,6 +21,15 @@ public struct ProviderSlot: Sendable {
         try? resetSchedule.nextDate(after: state.usage.snapshot.lastReset, in: timeZone)
     }
 
+    /// What it has used of its quota, in words (`5/5 requests, 900/1000 tokens`).
+    public var quotaUsed: String {
+        let usage = state.usage.snapshot
+        var used: [String] = []
+        if let limit = config.rateLimit?.requestsPerPeriod { used.append("\(usage.requests)/\(limit) requests") }
+        if let limit = config.rateLimit?.tokensPerPeriod { used.append("\(usage.tokens)/\(limit) tokens") }
+        return used.joined(separator: ", ")
+    }
+
     /// Whether it may be tried now: not cooling down, its circuit not open, and within its quota.
     public func availability(now: Date, timeZone: TimeZone) -> ProviderAvailability {
         if let unavailable = state.unavailability(now: now, provider: config) {

@@ -13,6 +13,8 @@ public final class ProviderState: Sendable {
     /// What decides whether the provider may be tried, under one lock so routing checks it in one step.
     private struct Health {
         var cooldown: Cooldown?
+        /// Set by a cooldown, cleared by the next success: the provider's recovery is then reported once.
+        var recovering = false
         var breaker = CircuitBreaker()
         var keys = KeyPool()
     }
@@ -26,11 +28,24 @@ public final class ProviderState: Sendable {
         self.usage = usage
     }
 
-    /// Skips the provider until `until` (an earlier end never shortens a longer cooldown).
-    public func coolDown(until: Date, status: Int) {
+    /// Skips the provider until `until` (an earlier end never shortens a longer cooldown); true when the provider
+    /// was not cooling down before.
+    @discardableResult
+    public func coolDown(until: Date, status: Int, now: Date) -> Bool {
         health.withLock { health in
-            if let existing = health.cooldown, existing.until > until { return }
+            let started = Self.activeCooldown(&health, now: now) == nil
+            health.recovering = true
+            if let existing = health.cooldown, existing.until > until { return started }
             health.cooldown = Cooldown(until: until, status: status)
+            return started
+        }
+    }
+
+    /// A request was served: true the first time after a cooldown.
+    public func recovered() -> Bool {
+        health.withLock { health in
+            defer { health.recovering = false }
+            return health.recovering
         }
     }
 

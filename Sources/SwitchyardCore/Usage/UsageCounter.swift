@@ -30,6 +30,8 @@ public final class UsageCounter: Sendable {
         var dirty = false
         /// Leases handed out and not yet settled or released.
         var openLeases = 0
+        /// Whether a refusal of this period has been reported.
+        var exhaustionReported = false
     }
 
     public let key: ProviderKey
@@ -71,6 +73,14 @@ public final class UsageCounter: Sendable {
         }
     }
 
+    /// True for the first caller of a period (reset to reset): a refused request reports the exhausted quota once.
+    public func claimExhaustionReport() -> Bool {
+        state.withLock { state in
+            defer { state.exhaustionReported = true }
+            return !state.exhaustionReported
+        }
+    }
+
     fileprivate func release(period: Int) {
         state.withLock { state in
             state.openLeases -= 1
@@ -108,6 +118,7 @@ public final class UsageCounter: Sendable {
         state.withLock { state in
             state.usage = UsageSnapshot(lastReset: date)
             state.period += 1
+            state.exhaustionReported = false
             state.dirty = true
         }
     }

@@ -4,7 +4,7 @@ import Hummingbird
 import NIOCore
 import SwitchyardCore
 
-/// `/admin/stats`, `/admin/providers/{model}`, `/admin/explain` and `/admin/reload`.
+/// `/admin/stats`, `/admin/providers/{model}`, `/admin/explain`, `/admin/events` and `/admin/reload`.
 struct AdminController {
     let state: GatewayState
 
@@ -17,6 +17,12 @@ struct AdminController {
             return OpenAIController.json(route.providers.map(providerStatus))
         }
         admin.post("reload") { _, _ in reload() }
+        admin.get("events") { request, _ in
+            var parameters: [String: String] = [:]
+            for (name, value) in request.uri.queryParameters { parameters[String(name)] = String(value) }
+            let query = try EventQuery(parameters: parameters, maximumLimit: EventLog.kept)
+            return events(state.events.newest(matching: query))
+        }
         admin.get("explain") { request, _ in
             let query = request.uri.queryParameters
             let name = query.get("model") ?? ""
@@ -30,6 +36,17 @@ struct AdminController {
             }
             return OpenAIController.json(explain(route, requested: name, session: query.get("session"), tokens: tokens))
         }
+    }
+
+    /// `GET /admin/events`: `{"events": [...]}`, newest first, each event as its line in `events.log`.
+    func events(_ events: [GatewayEvent]) -> Response {
+        var body = ByteBuffer(string: "{\"events\":[")
+        for (index, event) in events.enumerated() {
+            if index > 0 { body.writeString(",") }
+            body.writeBytes(EventLog.line(event))
+        }
+        body.writeString("]}")
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
 
     /// `GET /admin/explain?model=…[&session=…][&tokens=…]`: the order the next request would try the model's
@@ -75,12 +92,7 @@ struct AdminController {
             let status = slot.state.cooldown(now: now).map { " after HTTP \($0.status)" } ?? ""
             return ("cooling down\(status)", until)
         case .unavailable(.overQuota(let until)):
-            let usage = slot.state.usage.snapshot
-            let limits = slot.config.rateLimit
-            var used: [String] = []
-            if let limit = limits?.requestsPerPeriod { used.append("\(usage.requests)/\(limit) requests") }
-            if let limit = limits?.tokensPerPeriod { used.append("\(usage.tokens)/\(limit) tokens") }
-            return ("over quota (\(used.joined(separator: ", "))) until its reset", until)
+            return ("over quota (\(slot.quotaUsed)) until its reset", until)
         case .unavailable(.keysExhausted(let until)):
             return ("every key of its pool refused or rate-limited" + (until == nil ? " (disabled until reload)" : ""), until)
         case .unavailable(.circuitOpen(let until?)):
@@ -174,7 +186,7 @@ struct AdminController {
 
     func reload() -> Response {
         do {
-            let summary = try state.reload()
+            let summary = try state.reload(trigger: "POST /admin/reload")
             return OpenAIController.json([
                 "status": "ok", "message": "Configuration reloaded", "file": state.configFile,
                 "models": summary.models, "providers": summary.providers, "warnings": summary.warnings,

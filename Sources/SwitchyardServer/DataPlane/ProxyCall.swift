@@ -132,7 +132,11 @@ final class ProxyCall: UpstreamExchangeReceiver {
             if let limit = slot.config.maxContextLength, let needed = contextTokens, needed > limit {
                 return .contextTooSmall(needed: needed, limit: limit)
             }
-            return slot.availability(now: clock.now(), timeZone: timeZone)
+            let availability = slot.availability(now: clock.now(), timeZone: timeZone)
+            if case .overQuota = availability {
+                Self.reportExhaustedQuota(of: slot, model: route.name, state: state, requestID: requestID)
+            }
+            return availability
         }
     }
 
@@ -161,6 +165,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
                 lease = slot.state.usage.reserve(slot.config.rateLimit)
                 if lease == nil {
                     record(.abandoned, of: slot)
+                    Self.reportExhaustedQuota(of: slot, model: route.name, state: engine.state, requestID: requestID)
                     action = sequence.refused(until: slot.nextReset(in: engine.state.timeZone))
                 } else {
                     action = sequence.reserved()
@@ -182,11 +187,15 @@ final class ProxyCall: UpstreamExchangeReceiver {
                         lease?.release()
                         lease = nil
                         if let probing { record(.abandoned, of: probing) }
+                        event(.keyExhausted, slot: slot, detail: "every key is disabled or cooling down")
                         action = sequence.passOver(because: .keysExhausted(until: nil))
                         continue
                     }
                     poolKeyIndex = index
                     poolKey = provider.keyPool[index]
+                    if kept == nil, !refusedKeys.isEmpty {
+                        event(.keySelected, slot: slot, key: provider.keyPool[index], detail: "after \(refusedKeys.count) refused key(s)")
+                    }
                 }
                 logger.info(
                     "Selected provider \(provider.name)\(poolKey.map { " key \(KeyLabel.of($0))" } ?? "") for model \(route.name)\(retry > 0 ? " (retry \(retry) of \(provider.retry))" : "")"
@@ -215,7 +224,12 @@ final class ProxyCall: UpstreamExchangeReceiver {
             case .leave(let slot, let failure, let coolDown):
                 lease?.release()
                 lease = nil
-                if let coolDown { slot.state.coolDown(until: coolDown.until, status: coolDown.status) }
+                if let coolDown, slot.state.coolDown(until: coolDown.until, status: coolDown.status, now: engine.state.clock.now()) {
+                    event(
+                        .providerCooldown, slot: slot, status: coolDown.status,
+                        detail: "skipped until \(engine.state.files.format(coolDown.until))"
+                    )
+                }
                 logger.warning("Switching provider: \(slot.name) failed for model \(route.name): \(failure)")
                 engine.metrics.failover(model: route.name, provider: slot.name, reason: failure.kind)
                 action = sequence.next()
@@ -637,10 +651,13 @@ final class ProxyCall: UpstreamExchangeReceiver {
         }
         if let index = poolKeyIndex { refusedKeys.insert(index) }
         poolKeyIndex = nil
-        let left = provider.keyPool.indices.contains { !refusedKeys.contains($0) && attempt.slot.state.keys.isUsable(provider.keyPool[$0].key, now: now) }
+        let keys = attempt.slot.state.keys
+        let left = provider.keyPool.indices.contains { !refusedKeys.contains($0) && keys.isUsable(provider.keyPool[$0].key, now: now) }
         logger.warning(
             "Key \(KeyLabel.of(key)) of provider \(provider.name) for model \(route.name) refused with HTTP \(status): \(until)\(left ? "; trying another key" : "; no key left")"
         )
+        event(.keyUnselected, slot: attempt.slot, key: key, status: status, detail: until)
+        if !left { event(.keyExhausted, slot: attempt.slot, detail: "no usable key left after HTTP \(status)") }
         return left ? .anotherKey : .noKeyLeft
     }
 
@@ -653,8 +670,9 @@ final class ProxyCall: UpstreamExchangeReceiver {
         return canonical.body.withUnsafeReadableBytes { KeyPool.affinity(of: $0[opening]) }
     }()
 
-    /// Counts the pool key that served.
+    /// Counts the pool key that served; a provider that had cooled down is back.
     private func served(_ attempt: Attempt) {
+        if attempt.slot.state.recovered() { event(.providerRecovered, slot: attempt.slot, detail: "served a request after its cooldown") }
         guard let key = attempt.poolKey else { return }
         attempt.slot.state.keyServed(key.key)
         engine.metrics.keyServed(model: route.name, provider: attempt.provider.name, key: KeyLabel.of(key))
@@ -673,13 +691,31 @@ final class ProxyCall: UpstreamExchangeReceiver {
             logger.warning(
                 "Circuit of provider \(slot.name) for model \(route.name) opened after \(reason); skipped until \(engine.state.files.format(until))"
             )
+            event(.circuitOpened, slot: slot, detail: "after \(reason); skipped until \(engine.state.files.format(until))")
         case .halfOpened:
             logger.info("Circuit of provider \(slot.name) for model \(route.name) is half-open: this request probes it")
         case .closed:
             logger.info("Circuit of provider \(slot.name) for model \(route.name) closed")
+            event(.circuitClosed, slot: slot, detail: "a probe succeeded")
         case nil:
             break
         }
+    }
+
+    /// The first request of a period that the provider's quota refuses is an event; the others are not.
+    private static func reportExhaustedQuota(of slot: ProviderSlot, model: String, state: GatewayState, requestID: String) {
+        guard slot.state.usage.claimExhaustionReport() else { return }
+        let reset = slot.nextReset(in: state.timeZone).map { "; resets \(state.files.format($0))" } ?? ""
+        state.event(.quotaExhausted, model: model, provider: slot.name, detail: slot.quotaUsed + reset, requestID: requestID)
+    }
+
+    private func event(
+        _ action: GatewayEvent.Action, slot: ProviderSlot, key: UpstreamKey? = nil, status: Int? = nil, detail: String
+    ) {
+        engine.state.event(
+            action, model: route.name, provider: slot.name, key: key.map(KeyLabel.of), status: status, detail: detail,
+            requestID: requestID
+        )
     }
 
     private func delivered(_ answer: TranslatedAnswer, status: Int, headers: HTTPFields, attempt: Attempt) {

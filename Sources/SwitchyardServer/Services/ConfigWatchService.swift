@@ -22,7 +22,7 @@ struct ConfigWatchService: Service {
                     guard watch.observe(Self.signature(of: state.configFile)) else { continue }
                     state.logger.info("\(state.configFile) changed: reloading")
                     do {
-                        _ = try state.reload()
+                        _ = try state.reload(trigger: "config file changed")
                     } catch {
                         state.logger.error("ERROR reload after \(state.configFile) changed failed, keeping the running config: \(error)")
                     }

@@ -70,8 +70,13 @@ struct HealthCheckService: Service, Sendable {
             state.logger.warning(
                 "Health check of provider \(provider.name) for model \(route) failed (\(failure ?? "")): circuit open until \(state.files.format(until))"
             )
+            state.event(
+                .circuitOpened, model: route, provider: provider.name,
+                detail: "health check failed (\(failure ?? "")); open until \(state.files.format(until))"
+            )
         case .closed:
             state.logger.info("Health check of provider \(provider.name) for model \(route) passed: circuit closed")
+            state.event(.circuitClosed, model: route, provider: provider.name, detail: "health check passed")
         case .halfOpened, nil:
             if let failure { state.logger.debug("Health check of provider \(provider.name) for model \(route) failed: \(failure)") }
         }

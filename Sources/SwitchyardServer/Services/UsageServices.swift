@@ -50,7 +50,7 @@ struct ReloadOnHangupService: Service {
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
             state.logger.info("SIGHUP received: reloading \(state.configFile)")
             do {
-                _ = try state.reload()
+                _ = try state.reload(trigger: "SIGHUP")
             } catch {
                 state.logger.error("ERROR reload failed, keeping the running config: \(error)")
             }
