@@ -86,6 +86,23 @@ import Testing
         #expect(step(unanswered.failed(.status(400, retryAfter: nil), upstreamAnswered: false, now: Self.now)) == "leave a after 400")
     }
 
+    @Test func aPoolKeysRefusalStaysWithinTheProviderAndAClientKeysGoesBackToTheClient() {
+        var pool = sequence([provider("a", retry: 0), provider("b")])
+        _ = pool.next()
+        _ = pool.reserved()
+        #expect(step(pool.failed(.status(401, retryAfter: nil), upstreamAnswered: true, keys: .anotherKey, now: Self.now)) == "send a #0")
+        #expect(step(pool.failed(.status(429, retryAfter: 9), upstreamAnswered: true, keys: .noKeyLeft, now: Self.now)) == "leave a after 429")
+
+        var own = sequence([provider("a", retry: 3), provider("b")])
+        _ = own.next()
+        _ = own.reserved()
+        #expect(step(own.failed(.status(429, retryAfter: 9), upstreamAnswered: true, keys: .clientKey, now: Self.now)) == "return a's 429 answer")
+        var unanswered = sequence([provider("a", retry: 3), provider("b")])
+        _ = unanswered.next()
+        _ = unanswered.reserved()
+        #expect(step(unanswered.failed(.status(401, retryAfter: nil), upstreamAnswered: false, keys: .clientKey, now: Self.now)) == "leave a after 401", "no cooldown")
+    }
+
     @Test func aProviderWhoseQuotaRanOutBeforeTheReservationIsSkippedWithItsReset() {
         let reset = Self.now.addingTimeInterval(3600)
         var attempts = sequence([provider("a")])

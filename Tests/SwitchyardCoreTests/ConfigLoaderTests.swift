@@ -880,6 +880,25 @@ import Testing
         #expect(wrong.contains { $0.hasPrefix("m.providers[1].api_keys: providers of type gigachat") })
     }
 
+    @Test func aClientsOwnKeyIsOptInPerProviderAndItsHeaderIsChecked() throws {
+        let config = try load(
+            #"{"m":{"providers":[{"name":"a","endpoint":"https://a.example","model":"m","allow_client_key":true,"client_key_header":"X-Tenant-Key"},"#
+                + #"{"name":"b","endpoint":"https://b.example","model":"m"}]}}"#
+        ).config
+        let (a, b) = (config.models[0].providers[0], config.models[0].providers[1])
+        #expect(a.allowClientKey && a.clientKeyHeader == "x-tenant-key")
+        #expect(!b.allowClientKey && b.clientKeyHeader == "x-provider-key")
+        let wrong = try problems(
+            #"{"m":{"providers":[{"name":"a","endpoint":"https://a.example","model":"m","client_key_header":"Authorization"},"#
+                + #"{"name":"g","type":"gigachat","endpoint":"https://g.example","model":"m","allow_client_key":true},"#
+                + #"{"name":"e","type":"echo","allow_client_key":true},"#
+                + #"{"name":"s","endpoint":"https://s.example","model":"m","client_key_header":"X Key"}]}}"#
+        )
+        #expect(wrong.count == 4, "\(wrong)")
+        #expect(wrong.contains { $0.hasPrefix("m.providers[0].client_key_header: Authorization is a header the gateway") })
+        #expect(wrong.contains { $0.hasPrefix("m.providers[1].allow_client_key: providers of type gigachat") })
+    }
+
     @Test func aliasesAreReadAndMayNameOneModelOnly() throws {
         let config = try load(
             #"{"gpt-4o":{"aliases":["gpt4","gpt-4o-latest"],"providers":[{"type":"echo","name":"e"}]},"claude-*":{"aliases":["sonnet"],"providers":[{"type":"echo","name":"e"}]}}"#

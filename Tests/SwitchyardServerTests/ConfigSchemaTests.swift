@@ -73,6 +73,8 @@ struct ConfigSchemaTests {
         ("every provider setting", true, #"{"aliases":["gpt4"],"providers":[{"name":"a","type":"OpenAI","endpoint":"https://a.example/v1","api_key":"${K}","model":"m","priority":-2,"weight":"${W}","retry":0,"timeout":12.5,"stream_support":true,"non_stream_support":false,"enabled":true,"send_stream_options":false,"responses":true,"custom_headers":{"X-A":"b","X-N":3},"max_context_length":null,"rate_limit":{"requests_per_period":null,"tokens_per_period":1000,"period_cron":"0 * * * *"},"circuit_breaker":{"failure_threshold":0,"error_rate":0.5,"min_requests":5,"window_seconds":10,"open_seconds":5,"max_open_seconds":50},"health_check":{"interval_seconds":5,"timeout_seconds":2,"path":"/models"}}]}"#),
         ("a breaker turned off", true, #"{"providers":[{"name":"e","type":"echo","circuit_breaker":false}]}"#),
         ("an Azure setting", true, #"{"providers":[{"name":"z","type":"azure","endpoint":"https://z.example","model":"m","deployment":"d"}]}"#),
+        ("a client's own key", true, #"{"providers":[{"name":"a","endpoint":"https://a.example","model":"m","allow_client_key":true,"client_key_header":"X-Tenant-Key"}]}"#),
+        ("a client key header with a space", false, #"{"providers":[{"name":"a","endpoint":"https://a.example","model":"m","client_key_header":"X Key"}]}"#),
         ("weight 0", false, #"{"providers":[{"name":"e","type":"echo","weight":0}]}"#),
         ("weight as text", false, #"{"providers":[{"name":"e","type":"echo","weight":"ten"}]}"#),
         ("negative timeout", false, #"{"providers":[{"name":"e","type":"echo","timeout":-1}]}"#),

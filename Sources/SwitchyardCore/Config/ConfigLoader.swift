@@ -312,6 +312,9 @@ struct ConfigReader {
         if !provider.keyPool.isEmpty && kind.tokenExchange != nil {
             problem("\(path).api_keys", "providers of type \(kind.name) exchange their key for a token; use one api_key")
         }
+        if provider.allowClientKey && (kind.tokenExchange != nil || !kind.callsUpstream) {
+            problem("\(path).allow_client_key", "providers of type \(kind.name) cannot take a client's key")
+        }
         if kind.callsUpstream {
             for required in ["endpoint", "model"] where !keys.contains(required) { problem("\(path).\(required)", "is required") }
         } else if !keys.contains("model") {

@@ -110,6 +110,20 @@ public enum ConfigSchema {
         .number("disabled_key_retry_seconds", .positive(upTo: 30 * 86_400), "How long a key refused with 401/403 stays out (default: until reload).") {
             $0.disabledKeyRetrySeconds = $1
         },
+        .bool("allow_client_key", "A request may bring its own key for this provider (in X-Provider-Key or client_key_header).") {
+            $0.allowClientKey = $1
+        },
+        ConfigField("client_key_header", .string(pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"), "The header a client's own key comes in (default X-Provider-Key).") {
+            reader, node, path, provider in
+            guard let name = reader.string(node, path) else { return }
+            if name.isEmpty || !name.utf8.allSatisfy(ConfigReader.isHeaderTokenByte) {
+                reader.problem(path, "is not a valid HTTP header name")
+            } else if HeaderForwarding.isReserved(name.lowercased()) {
+                reader.problem(path, "\(name) is a header the gateway reads or sets itself")
+            } else {
+                provider.clientKeyHeader = name.lowercased()
+            }
+        },
         .integer("priority", .within(-1_000_000...1_000_000), "Lower numbers are tried first.") { $0.priority = $1 },
         .integer("weight", .positive(upTo: 1_000_000), "Share of traffic within a priority tier.") { $0.weight = $1 },
         .integer("retry", .retries, "Extra attempts on the same provider after a retryable failure.") { $0.retry = $1 },

@@ -138,6 +138,10 @@ public struct ProviderConfig: Sendable, Equatable {
     public var keyStrategy = KeyStrategy.fillFirst
     /// How long a key refused with 401/403 stays out (nil: until a reload).
     public var disabledKeyRetrySeconds: Double?
+    /// A request may bring its own key for this provider in `clientKeyHeader` (`allow_client_key`).
+    public var allowClientKey = false
+    /// The header a client's own key comes in, lowercased.
+    public var clientKeyHeader = ClientKeyOverride.defaultHeader
 
     public init(name: String) {
         self.name = name

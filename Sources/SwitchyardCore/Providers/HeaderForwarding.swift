@@ -9,8 +9,14 @@ public enum HeaderForwarding {
         "trailers", "transfer-encoding", "upgrade", "host", "content-length", "content-type", "accept",
         "accept-encoding", "authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie",
         "openai-organization", "openai-project", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto",
-        "forwarded", "x-real-ip", "x-request-id", "x-server-key",
+        "forwarded", "x-real-ip", "x-request-id", "x-server-key", ClientKeyOverride.defaultHeader,
     ]
+
+    /// Whether `name` (lowercased) is a header the gateway reads or sets itself, never one a client may use for
+    /// something else.
+    public static func isReserved(_ name: String) -> Bool {
+        dropped.contains(name)
+    }
 
     /// The client headers to forward: everything except the dropped set and any header the client's
     /// `Connection` header names as hop-by-hop.

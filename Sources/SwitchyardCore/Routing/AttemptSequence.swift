@@ -29,6 +29,9 @@ public enum KeyFailover: Sendable, Equatable {
     case anotherKey
     /// The key is out and no other one is left: the provider is done with for this request.
     case noKeyLeft
+    /// The client's own key was refused (401/403/429): its answer goes back to the client, and neither the
+    /// provider nor another provider is charged with it.
+    case clientKey
 }
 
 /// The attempts of one request as a state machine: the server reports what happened and gets the next action, so
@@ -144,6 +147,10 @@ public struct AttemptSequence {
         switch keys {
         case .anotherKey: return .send(current, retry: retry)  // the key's failure, not the provider's
         case .noKeyLeft: return .leave(current, failure: failure, coolDown: nil)  // the keys' own states say until when
+        case .clientKey where upstreamAnswered:
+            self.current = nil
+            return .returnUpstreamAnswer(current, failure: failure)
+        case .clientKey: return .leave(current, failure: failure, coolDown: nil)
         case .notAPool: break
         }
         if decision == .retry && retry < current.config.retry && !circuitOpen {

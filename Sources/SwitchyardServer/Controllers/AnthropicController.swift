@@ -29,11 +29,14 @@ struct AnthropicController {
         }
         let messages = try AnthropicMessagesRequest(body: body, requiresMaxTokens: false)
         guard let route = state.table.route(for: messages.model) else { throw GatewayError.modelNotFound(messages.model) }
-        let clientHeaders = request.headers.map { HeaderField($0.name.rawName, $0.value) }
+        let (clientHeaders, clientKeys) = ClientKeyOverride.split(
+            request.headers.map { HeaderField($0.name.rawName, $0.value) }, providers: route.providers.map(\.config)
+        )
         for slot in route.providers where slot.config.enabled && slot.config.kind is AnthropicKind {
             let provider = slot.config.serving(model: messages.model)
             do {
-                let credential = try await proxy.credential(for: provider, kind: provider.kind)
+                var credential = clientKeys.key(for: provider) ?? ""
+                if credential.isEmpty { credential = try await proxy.credential(for: provider, kind: provider.kind) }
                 let upstream = AnthropicKind.countTokensRequest(
                     messages, provider: provider, credential: credential, clientHeaders: clientHeaders
                 )

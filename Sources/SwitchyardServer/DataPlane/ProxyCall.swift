@@ -45,6 +45,8 @@ final class ProxyCall: UpstreamExchangeReceiver {
         var refreshed = false
         /// The key of the provider's pool this attempt uses (nil: the provider's one key).
         var poolKey: UpstreamKey?
+        /// The client's own key (`allow_client_key`), used instead of the provider's.
+        var clientKey: String?
         /// The provider as it serves this request (`{model}` filled in).
         var provider: ProviderConfig { translation.provider }
     }
@@ -56,6 +58,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
     private let route: ModelRoute
     private let global: GlobalSettings
     private let clientHeaders: [HeaderField]
+    private let clientKeys: ClientKeyOverride
     private let requestID: String
     private let logger: Logger
     private let trace: RequestTrace
@@ -113,7 +116,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
         self.request = request
         self.route = route
         self.global = global
-        self.clientHeaders = clientHeaders
+        (self.clientHeaders, clientKeys) = ClientKeyOverride.split(clientHeaders, providers: route.providers.map(\.config))
         self.requestID = requestID
         self.logger = logger
         self.trace = trace
@@ -174,7 +177,8 @@ final class ProxyCall: UpstreamExchangeReceiver {
             case .send(let slot, let retry):
                 let provider = slot.config.serving(model: inbound.model)
                 var poolKey: UpstreamKey?
-                if !provider.keyPool.isEmpty {
+                let clientKey = clientKeys.key(for: provider)
+                if clientKey == nil, !provider.keyPool.isEmpty {
                     if poolOf != provider.name { (refusedKeys, poolKeyIndex, poolOf) = ([], nil, provider.name) }
                     let now = engine.state.clock.now()
                     let affinity = provider.keyStrategy == .roundRobin ? keyAffinity : nil
@@ -197,13 +201,14 @@ final class ProxyCall: UpstreamExchangeReceiver {
                         event(.keySelected, slot: slot, key: provider.keyPool[index], detail: "after \(refusedKeys.count) refused key(s)")
                     }
                 }
+                let keyNote = clientKey != nil ? " with the client's key" : poolKey.map { " key \(KeyLabel.of($0))" } ?? ""
                 logger.info(
-                    "Selected provider \(provider.name)\(poolKey.map { " key \(KeyLabel.of($0))" } ?? "") for model \(route.name)\(retry > 0 ? " (retry \(retry) of \(provider.retry))" : "")"
+                    "Selected provider \(provider.name)\(keyNote) for model \(route.name)\(retry > 0 ? " (retry \(retry) of \(provider.retry))" : "")"
                 )
                 attempt = Attempt(
                     slot: slot, translation: AttemptTranslation(request: inbound, provider: provider),
                     upstreamStream: ProxyEngine.upstreamStreams(client: inbound, provider: provider),
-                    startedAt: .now, poolKey: poolKey
+                    startedAt: .now, poolKey: poolKey, clientKey: clientKey
                 )
                 phase = .sending
                 obtainCredential()
@@ -259,7 +264,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
     private func obtainCredential(replacing refused: String? = nil) {
         guard let attempt else { return }
         let provider = attempt.provider
-        guard provider.kind.tokenExchange != nil else { return send(credential: attempt.poolKey?.key ?? provider.apiKey) }
+        guard provider.kind.tokenExchange != nil else { return send(credential: attempt.clientKey ?? attempt.poolKey?.key ?? provider.apiKey) }
         let engine = engine
         eventLoop.makeFutureWithTask {
             try await engine.credential(for: provider, kind: provider.kind, replacing: refused)
@@ -636,6 +641,9 @@ final class ProxyCall: UpstreamExchangeReceiver {
 
     /// A pool key's 401/403/429 takes that key out; the provider is tried again with another one if one is left.
     private func keyFailover(_ attempt: Attempt, _ failure: AttemptFailure, now: Date) -> KeyFailover {
+        if attempt.clientKey != nil, case .status(let status, _) = failure, [401, 403, 429].contains(status) {
+            return .clientKey
+        }
         guard let key = attempt.poolKey, case .status(let status, let retryAfter) = failure else { return .notAPool }
         let provider = attempt.provider
         guard
