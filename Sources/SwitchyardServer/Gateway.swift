@@ -76,7 +76,16 @@ public enum Gateway {
             clock: options.clock, logger: logger, metrics: metrics, listenHost: options.host,
             events: EventLog(sink: eventLog)
         )
-        let pools = UpstreamPools(group: options.eventLoopGroup) {
+        let proxies = OutboundProxies(clock: options.clock, cooldown: { state.table.config.global.cooldownSeconds }) {
+            proxy, out, reason in
+            if out {
+                logger.warning("Outbound proxy \(proxy.label) taken out: \(reason)")
+            } else {
+                logger.info("Outbound proxy \(proxy.label) is back: \(reason)")
+            }
+            state.event(out ? .proxyDown : .proxyUp, detail: "\(proxy.label): \(reason)")
+        }
+        let pools = UpstreamPools(group: options.eventLoopGroup, proxies: proxies) {
             UpstreamConnectionPool.Settings(state.table.config.global)
         }
         let requestLog = LogSink(
@@ -97,7 +106,7 @@ public enum Gateway {
         AnthropicController(proxy: proxy, state: state).addRoutes(to: router)
         GeminiController(proxy: proxy, state: state).addRoutes(to: router)
         ResponsesController(proxy: proxy, state: state).addRoutes(to: router)
-        AdminController(state: state).addRoutes(to: router)
+        AdminController(state: state, proxies: proxies).addRoutes(to: router)
         MetricsController(state: state, metrics: metrics).addRoutes(to: router)
 
         return Application(
@@ -113,6 +122,7 @@ public enum Gateway {
                 UsageFlushService(state: state), UsageResetService(state: state), ReloadOnHangupService(state: state),
                 ConfigWatchService(state: state),
                 HealthCheckService(state: state, proxy: proxy, eventLoopGroup: options.eventLoopGroup),
+                ProxyHealthService(state: state, pools: pools),
                 UpstreamPoolService(pools: pools),
             ],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },

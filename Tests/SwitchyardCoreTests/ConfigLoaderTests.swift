@@ -899,6 +899,35 @@ import Testing
         #expect(wrong.contains { $0.hasPrefix("m.providers[1].allow_client_key: providers of type gigachat") })
     }
 
+    @Test func outboundProxiesAreInheritedFromGlobalUnlessAProviderSetsItsOwn() throws {
+        let config = try load(
+            #"{"_global":{"proxies":["http://u%40x:p%3Aw@127.0.0.1:3128","socks5://[::1]"],"fallback_to_direct":true,"proxy_health":{"interval_seconds":5,"check_url":"https://example.com/"}},"#
+                + #""m":{"providers":[{"name":"a","endpoint":"https://a.example","model":"m"},{"name":"b","endpoint":"https://a.example","model":"m","proxy":null},"#
+                + #"{"name":"c","endpoint":"https://a.example","model":"m","proxy":"HTTP://Proxy.example:8080","fallback_to_direct":false}]}}"#
+        ).config
+        let global = config.global.proxy
+        #expect(global.proxies == [
+            OutboundProxy(scheme: .http, host: "127.0.0.1", port: 3128, authorization: "Basic " + Data("u@x:p:w".utf8).base64EncodedString()),
+            OutboundProxy(scheme: .socks5, host: "::1", port: 1080),
+        ])
+        #expect(global.fallbackToDirect && global.health?.intervalSeconds == 5 && global.health?.checkURL == "https://example.com/")
+        #expect(global.proxies[0].label == "http://127.0.0.1:3128" && global.proxies[1].label == "socks5://[::1]:1080", "no credentials")
+        let providers = config.models[0].providers
+        #expect(providers[0].proxy == global)
+        #expect(providers[1].proxy.proxies.isEmpty, "proxy: null goes directly")
+        #expect(providers[2].proxy.proxies == [OutboundProxy(scheme: .http, host: "proxy.example", port: 8080)] && !providers[2].proxy.fallbackToDirect)
+
+        let wrong = try problems(
+            #"{"_global":{"proxy":"http://a:1","proxies":["http://b:2"]},"m":{"providers":[{"name":"a","type":"echo","proxy":"ftp://h"},"#
+                + #"{"name":"b","type":"echo","proxy":"socks5://user:secret@h:1"},{"name":"c","type":"echo","proxies":[]},"#
+                + #"{"name":"d","type":"echo","proxy":"http://h:99999"},{"name":"e","type":"echo","proxy_health":{"check_url":"ftp://x"}}]}}"#
+        )
+        #expect(wrong.count == 6, "\(wrong)")
+        #expect(wrong.contains("_global.proxies: set proxy or proxies, not both"))
+        #expect(wrong.contains("m.providers[1].proxy: socks5 proxies with a user name and password are not supported"))
+        #expect(!wrong.joined().contains("secret"), "a problem never repeats the proxy's URL")
+    }
+
     @Test func aliasesAreReadAndMayNameOneModelOnly() throws {
         let config = try load(
             #"{"gpt-4o":{"aliases":["gpt4","gpt-4o-latest"],"providers":[{"type":"echo","name":"e"}]},"claude-*":{"aliases":["sonnet"],"providers":[{"type":"echo","name":"e"}]}}"#

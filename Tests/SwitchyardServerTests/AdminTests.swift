@@ -63,7 +63,7 @@ struct AdminTests {
             #expect(byName["spare"]?["non_stream_support"] as? Bool == true)
             #expect(byName["off"]?["status"] as? String == "disabled")
             #expect(byName["off"]?["enabled"] as? Bool == false)
-            #expect(Set(list[0].keys) == ["name", "priority", "weight", "enabled", "status", "status_reason", "stream_support", "non_stream_support", "circuit", "keys"])
+            #expect(Set(list[0].keys) == ["name", "priority", "weight", "enabled", "status", "status_reason", "stream_support", "non_stream_support", "circuit", "keys", "proxies"])
             #expect(list[0]["circuit"] as? NSDictionary == ["state": "closed", "consecutive_failures": 0, "openings": 0, "open_until": NSNull()])
 
             let unknown = try await client.get("/admin/providers/nope")

@@ -3,6 +3,7 @@ import NIOHTTP1
 import NIOEmbedded
 import NIOPosix
 import Synchronization
+import SwitchyardCore
 import Testing
 
 #if canImport(Glibc)
@@ -17,7 +18,7 @@ struct UpstreamPoolTests {
     static let loop = MultiThreadedEventLoopGroup.singleton.any()
 
     static func pool(maxConnections: Int = 16, idleTimeout: TimeAmount = .seconds(60)) -> UpstreamConnectionPool {
-        UpstreamConnectionPool(eventLoop: loop, tls: UpstreamTLS()) {
+        UpstreamConnectionPool(eventLoop: loop, tls: UpstreamTLS(), proxies: OutboundProxies(clock: SystemClock(), cooldown: { 30 })) {
             var settings = UpstreamConnectionPool.Settings(.init())
             settings.maxConnectionsPerOrigin = maxConnections
             settings.idleTimeout = idleTimeout
@@ -189,11 +190,14 @@ struct UpstreamPoolTests {
         // A handler that keeps its context past the channel's end keeps both alive for good: one leak per
         // connection, which the soak saw as memory growing with every client that left a stream.
         let channel = EmbeddedChannel()
-        let pool = UpstreamConnectionPool(eventLoop: channel.eventLoop, tls: UpstreamTLS()) { .init(.init()) }
+        let pool = UpstreamConnectionPool(
+            eventLoop: channel.eventLoop, tls: UpstreamTLS(), proxies: OutboundProxies(clock: SystemClock(), cooldown: { 30 })
+        ) { .init(.init()) }
         weak var freed: UpstreamConnection?
         do {
             let connection = UpstreamConnection(
-                pool: pool, originConnections: .init(), idleTimeout: .seconds(60)
+                pool: pool, originConnections: .init(origin: UpstreamOrigin(secure: false, host: "127.0.0.1", port: 9)),
+                idleTimeout: .seconds(60)
             )
             freed = connection
             try channel.pipeline.syncOperations.addHandler(connection)

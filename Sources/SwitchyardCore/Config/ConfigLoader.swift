@@ -163,6 +163,9 @@ struct ConfigReader {
         var global = GlobalSettings()
         guard let members = object(node, "_global") else { return global }
         apply(members, ConfigSchema.global, path: "_global", to: &global)
+        if members.contains(where: { $0.key == "proxy" }) && members.contains(where: { $0.key == "proxies" }) {
+            problem("_global.proxies", "set proxy or proxies, not both")
+        }
         return global
     }
 
@@ -286,6 +289,7 @@ struct ConfigReader {
         provider.retry = global.defaultRetry
         provider.timeout = global.defaultTimeout
         provider.circuitBreaker = global.circuitBreaker
+        provider.proxy = global.proxy
         // The kind first (which settings exist and which are required depend on it), then the identity, then the
         // rest in file order.
         let leading = ["type", "name", "endpoint", "api_key", "model"]
@@ -311,6 +315,9 @@ struct ConfigReader {
         if !keys.contains("name") { problem("\(path).name", "is required") }
         if !provider.keyPool.isEmpty && kind.tokenExchange != nil {
             problem("\(path).api_keys", "providers of type \(kind.name) exchange their key for a token; use one api_key")
+        }
+        if keys.contains("proxy") && keys.contains("proxies") {
+            problem("\(path).proxies", "set proxy or proxies, not both")
         }
         if provider.allowClientKey && (kind.tokenExchange != nil || !kind.callsUpstream) {
             problem("\(path).allow_client_key", "providers of type \(kind.name) cannot take a client's key")
@@ -438,6 +445,24 @@ struct ConfigReader {
             }
         }
         return pool
+    }
+
+    mutating func readProxyHealth(_ node: ConfigNode, _ path: String) -> ProxyHealthConfig? {
+        if case .null = node { return nil }
+        guard let members = object(node, path) else { return nil }
+        var check = ProxyHealthConfig()
+        apply(members, ConfigSchema.proxyHealth, path: path, to: &check)
+        return check
+    }
+
+    mutating func proxy(_ node: ConfigNode, _ path: String) -> OutboundProxy? {
+        guard let text = string(node, path) else { return nil }
+        switch OutboundProxy.parse(text) {
+        case .success(let proxy): return proxy
+        case .failure(let error):
+            problem(path, error.message)
+            return nil
+        }
     }
 
     mutating func readHealthCheck(_ node: ConfigNode, _ path: String) -> HealthCheckConfig? {

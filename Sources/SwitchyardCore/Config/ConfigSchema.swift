@@ -60,7 +60,30 @@ public enum ConfigSchema {
         },
         .bool("watch_config", "Reload the config file when it changes.") { $0.watchConfig = $1 },
         .bool("hide_unavailable_models", "Leave models without a usable provider out of /v1/models.") { $0.hideUnavailableModels = $1 },
-    ]
+    ] + proxyFields(\.proxy)
+
+    static let proxyURLPattern = "^([Hh][Tt][Tt][Pp]|[Ss][Oo][Cc][Kk][Ss]5)://"
+
+    /// `proxy`, `proxies`, `fallback_to_direct` and `proxy_health`, the same in `_global` and on a provider.
+    static func proxyFields<Target>(_ settings: any WritableKeyPath<Target, ProxySettings> & Sendable) -> [ConfigField<Target>] {
+        [
+            ConfigField("proxy", .nullable(.string(pattern: proxyURLPattern)), "An outbound proxy (http:// or socks5://); null goes directly.") {
+                reader, node, path, target in
+                if case .null = node { return target[keyPath: settings].proxies = [] }
+                if let proxy = reader.proxy(node, path) { target[keyPath: settings].proxies = [proxy] }
+            },
+            ConfigField("proxies", .list(of: .string(pattern: proxyURLPattern), minimum: 1), "A pool of outbound proxies, spread over the healthy ones.") {
+                reader, node, path, target in
+                guard case .array(let items) = node else { return reader.problem(path, "must be a list, not \(node.typeName)") }
+                if items.isEmpty { reader.problem(path, "must list at least one proxy") }
+                target[keyPath: settings].proxies = items.enumerated().compactMap { index, item in reader.proxy(item, "\(path)[\(index)]") }
+            },
+            .bool("fallback_to_direct", "Go directly when no proxy is usable.") { $0[keyPath: settings].fallbackToDirect = $1 },
+            ConfigField("proxy_health", .nullable(.reference("proxy_health")), "Background checks of the proxies.") { reader, node, path, target in
+                target[keyPath: settings].health = reader.readProxyHealth(node, path)
+            },
+        ]
+    }
 
     /// A provider's settings; `type` is applied first (the others may depend on the kind).
     static let provider: [ConfigField<ProviderConfig>] = [
@@ -161,6 +184,17 @@ public enum ConfigSchema {
         },
         ConfigField("health_check", .nullable(.reference("health_check")), "Background checks of the provider.") { reader, node, path, provider in
             provider.healthCheck = reader.readHealthCheck(node, path)
+        },
+    ] + proxyFields(\.proxy)
+
+    static let proxyHealth: [ConfigField<ProxyHealthConfig>] = [
+        .number("interval_seconds", .within(1...86_400), "Time between checks.") { $0.intervalSeconds = $1 },
+        .number("timeout_seconds", .positive(upTo: 600), "Longest wait for a check.") { $0.timeoutSeconds = $1 },
+        ConfigField("check_url", .string(pattern: "^[Hh][Tt][Tt][Pp][Ss]?://"), "Fetched through the proxy (else the check only connects).") {
+            reader, node, path, check in
+            guard let url = reader.string(node, path) else { return }
+            if let message = ConfigReader.endpointProblem(url) { return reader.problem(path, message) }
+            check.checkURL = url
         },
     ]
 
@@ -298,6 +332,7 @@ public enum ConfigSchema {
                 "api_key": ["type": "object", "required": ["key"], "properties": properties(upstreamKey)] as JSONObject,
                 "circuit_breaker": ["type": "object", "properties": properties(circuitBreaker)] as JSONObject,
                 "health_check": ["type": "object", "properties": properties(healthCheck)] as JSONObject,
+                "proxy_health": ["type": "object", "properties": properties(proxyHealth)] as JSONObject,
             ] as JSONObject,
         ]
     }

@@ -66,6 +66,8 @@ public struct GlobalSettings: Sendable, Equatable {
     public var watchConfig = true
     /// Leave models none of whose providers can be used now out of `/v1/models`.
     public var hideUnavailableModels = false
+    /// Outbound proxies of every provider that sets none of its own.
+    public var proxy = ProxySettings()
     /// The circuit breaker of every provider that does not set its own.
     public var circuitBreaker = CircuitBreakerConfig()
 
@@ -138,6 +140,8 @@ public struct ProviderConfig: Sendable, Equatable {
     public var keyStrategy = KeyStrategy.fillFirst
     /// How long a key refused with 401/403 stays out (nil: until a reload).
     public var disabledKeyRetrySeconds: Double?
+    /// Outbound proxies (`_global`'s unless the provider sets its own).
+    public var proxy = ProxySettings()
     /// A request may bring its own key for this provider in `clientKeyHeader` (`allow_client_key`).
     public var allowClientKey = false
     /// The header a client's own key comes in, lowercased.

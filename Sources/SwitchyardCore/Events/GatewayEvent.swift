@@ -24,6 +24,10 @@ public struct GatewayEvent: Sendable, Equatable {
         case quotaExhausted = "QUOTA_EXHAUSTED"
         /// A provider's usage counters were reset on its schedule.
         case quotaReset = "QUOTA_RESET"
+        /// An outbound proxy failed a request or a health check and is passed over (`detail` names it).
+        case proxyDown = "PROXY_DOWN"
+        /// An outbound proxy that was out passed a health check.
+        case proxyUp = "PROXY_UP"
         /// A new config was loaded (SIGHUP, `POST /admin/reload` or a changed file).
         case configReloaded = "CONFIG_RELOADED"
         /// A reload found the config invalid and kept the running one.

@@ -18,6 +18,10 @@ public struct SSEEventFramer: Sendable {
     private var heldCR = false
     /// The stream has used a bare CR (not part of a CRLF) as a line end, so a final CR need not wait for an LF.
     private var sawBareCR = false
+    /// The last chunk ended with a blank line's CR, which ended an event at once (`sawBareCR`): an LF first in the
+    /// next chunk is that CRLF's second half and becomes an event of its own, so the next event still starts at a
+    /// line start (one starting with a stray LF would hide its data).
+    private var endedEventAtCR = false
 
     public init(maximumEventBytes: Int = .max) {
         self.maximumEventBytes = maximumEventBytes
@@ -60,6 +64,8 @@ public struct SSEEventFramer: Sendable {
             }
             while index < bytes.count {
                 let byte = bytes[index]
+                let lineFeedEndsEvent = endedEventAtCR
+                endedEventAtCR = false
                 if heldCR {
                     heldCR = false
                     afterCR = false
@@ -75,6 +81,7 @@ public struct SSEEventFramer: Sendable {
                 if byte == 0x0A {  // LF
                     if afterCR {
                         afterCR = false  // second half of a CRLF already counted at the CR
+                        if lineFeedEndsEvent { boundaries.append(index + 1) }
                     } else if atLineStart {
                         boundaries.append(index + 1)
                     } else {
@@ -92,6 +99,7 @@ public struct SSEEventFramer: Sendable {
                             boundaries.append(index + 1)
                         } else if sawBareCR {
                             afterCR = true
+                            endedEventAtCR = true
                             boundaries.append(index + 1)
                         } else {
                             // Wait for the next byte so that a CRLF is never split between two events, whatever

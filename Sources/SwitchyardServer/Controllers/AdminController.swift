@@ -7,6 +7,7 @@ import SwitchyardCore
 /// `/admin/stats`, `/admin/providers/{model}`, `/admin/explain`, `/admin/events` and `/admin/reload`.
 struct AdminController {
     let state: GatewayState
+    let proxies: OutboundProxies
 
     func addRoutes(to router: Router<GatewayRequestContext>) {
         let admin = router.group("admin").add(middleware: AdminAuthMiddleware(state: state))
@@ -145,7 +146,21 @@ struct AdminController {
             "stream_support": provider.streamSupport, "non_stream_support": provider.nonStreamSupport,
             "circuit": circuit(slot),
             "keys": keys(slot),
+            "proxies": proxyStates(slot.config.proxy),
         ]
+    }
+
+    /// The provider's outbound proxies: `[{proxy: scheme://host:port, state: usable | out, since, until, reason}]`
+    /// (`until` null while out: until its next passing check); empty when it goes directly.
+    func proxyStates(_ settings: ProxySettings) -> [[String: Any]] {
+        settings.proxies.map { proxy in
+            let health = proxies.health(of: proxy)
+            return [
+                "proxy": proxy.label, "state": health.outSince == nil ? "usable" : "out",
+                "since": health.outSince.map(state.files.format) ?? NSNull(),
+                "until": health.outUntil.map(state.files.format) ?? NSNull(), "reason": health.reason ?? NSNull(),
+            ]
+        }
     }
 
     /// A pool's keys: `[{key: name or fingerprint, state: active | cooling_down | disabled, until, since, status,

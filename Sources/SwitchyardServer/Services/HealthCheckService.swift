@@ -20,7 +20,7 @@ struct HealthCheckService: Service, Sendable {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 var due: [ProviderKey: Date] = [:]
-                let running = RunningChecks()
+                let running = RunningChecks<ProviderKey>()
                 while !Task.isCancelled {
                     let now = state.clock.now()
                     var next = now.addingTimeInterval(1)  // picks up reloaded checks
@@ -106,12 +106,4 @@ struct HealthCheckService: Service, Sendable {
         _ = try? await response.body.collect(upTo: Self.maximumAnswerBytes)
         return (200..<300).contains(response.status) ? nil : "HTTP \(response.status)"
     }
-}
-
-/// The providers whose check is still running (a slow check is not started again on top of itself).
-private final class RunningChecks: Sendable {
-    private let keys = Mutex(Set<ProviderKey>())
-
-    func start(_ key: ProviderKey) -> Bool { keys.withLock { $0.insert(key).inserted } }
-    func end(_ key: ProviderKey) { _ = keys.withLock { $0.remove(key) } }
 }

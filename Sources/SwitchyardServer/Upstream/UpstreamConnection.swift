@@ -125,7 +125,12 @@ final class UpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        lost(UpstreamTransportError.from(error))
+        let failure = UpstreamTransportError.from(error)
+        // Through a proxy, a refused tunnel or a TLS failure is the proxy's.
+        if let proxy = originConnections.origin.proxy, failure.isProxyOrTLSFailure {
+            pool.proxies.failed(proxy, reason: failure.description)
+        }
+        lost(failure)
         context.close(promise: nil)
     }
 

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSOCKS
 import NIOSSL
 import Synchronization
 import SwitchyardCore
@@ -28,23 +29,30 @@ final class UpstreamConnectionPool: @unchecked Sendable {
     /// The connections of one origin; each connection keeps a reference to its own, so handing it back after an
     /// answer needs no lookup by origin.
     final class OriginConnections {
+        let origin: UpstreamOrigin
         var idle: [UpstreamConnection] = []
         /// Open or opening, idle ones included.
         var open = 0
         var waiting = CircularBuffer<UpstreamExchange>()
+
+        init(origin: UpstreamOrigin) {
+            self.origin = origin
+        }
     }
 
     let eventLoop: any EventLoop
     private let settings: @Sendable () -> Settings
     private let tls: UpstreamTLS
+    let proxies: OutboundProxies
     private var origins: [UpstreamOrigin: OriginConnections] = [:]
     private var isShutDown = false
 
     /// - Parameter settings: read when a connection is opened (or the cap is checked), so a reload applies to the
     ///   next one.
-    init(eventLoop: any EventLoop, tls: UpstreamTLS, settings: @escaping @Sendable () -> Settings) {
+    init(eventLoop: any EventLoop, tls: UpstreamTLS, proxies: OutboundProxies, settings: @escaping @Sendable () -> Settings) {
         self.eventLoop = eventLoop
         self.tls = tls
+        self.proxies = proxies
         self.settings = settings
     }
 
@@ -117,7 +125,7 @@ final class UpstreamConnectionPool: @unchecked Sendable {
 
     private func connections(to origin: UpstreamOrigin) -> OriginConnections {
         if let connections = origins[origin] { return connections }
-        let connections = OriginConnections()
+        let connections = OriginConnections(origin: origin)
         origins[origin] = connections
         return connections
     }
@@ -140,14 +148,26 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         connections.open += 1
         let settings = settings()
         let connection = UpstreamConnection(pool: self, originConnections: connections, idleTimeout: settings.idleTimeout)
-        let address = origin.ipAddress
-        let serverName = address == nil ? origin.host : nil
+        let serverName = origin.ipAddress == nil ? origin.host : nil
+        let proxy = origin.proxy
+        // A proxied connection goes to the proxy; a tunnel's first handler speaks to the proxy for it.
+        let (host, port, address) = proxy.map { ($0.host, $0.port, try? SocketAddress(ipAddress: $0.host, port: $0.port)) }
+            ?? (origin.host, origin.port, origin.ipAddress)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(settings.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
+                    switch proxy?.scheme {
+                    case .socks5:
+                        let target = origin.ipAddress.map(SOCKSAddress.address) ?? .domain(origin.host, port: origin.port)
+                        try pipeline.addHandler(SOCKSClientHandler(targetAddress: target))
+                    case .http where origin.secure:
+                        try pipeline.addHandler(ProxyTunnelHandler(authority: origin.hostHeaderWithPort, authorization: proxy?.authorization))
+                    case .http, nil:
+                        break
+                    }
                     if let sslContext {
                         try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
                     }
@@ -155,7 +175,7 @@ final class UpstreamConnectionPool: @unchecked Sendable {
                     try pipeline.addHandler(connection)
                 }
             }
-        (address.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: origin.host, port: origin.port))
+        (address.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: host, port: port))
             .assumeIsolated()
             .whenComplete { [self] result in
                 switch result {
@@ -167,7 +187,13 @@ final class UpstreamConnectionPool: @unchecked Sendable {
                     }
                 case .failure(let error):
                     connections.open -= 1
-                    exchange.fail(UpstreamTransportError.from(error))
+                    let failure = UpstreamTransportError.from(error)
+                    if let proxy {
+                        proxies.failed(proxy, reason: failure.description)
+                        exchange.fail(UpstreamTransportError.proxyFailed(failure.description))
+                    } else {
+                        exchange.fail(failure)
+                    }
                     serveWaiting(connections)
                 }
             }

@@ -1,4 +1,5 @@
 import NIOCore
+import SwitchyardCore
 
 /// Where upstream connections go and how they are secured: connections are pooled per origin, so two providers on
 /// the same host share keep-alive connections unless their TLS trust differs.
@@ -8,6 +9,13 @@ struct UpstreamOrigin: Hashable, Sendable {
     var port: Int
     /// A CA bundle trusted besides the system roots (TLS only).
     var caFile: String?
+    /// The outbound proxy its connections go through (nil: directly).
+    var proxy: OutboundProxy?
+
+    /// `host:port`, as a `CONNECT` names it.
+    var hostHeaderWithPort: String {
+        "\(host.contains(":") ? "[\(host)]" : host):\(port)"
+    }
 
     /// The `Host` header: the port only when it is not the scheme's default.
     var hostHeader: String {

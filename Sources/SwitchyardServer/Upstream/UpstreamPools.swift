@@ -5,17 +5,23 @@ import Synchronization
 /// request's pool takes no lock; a loop of another group (a test's) gets one on first use.
 final class UpstreamPools: Sendable {
     let group: any EventLoopGroup
+    /// The outbound proxies' health, shared by every loop's pool.
+    let proxies: OutboundProxies
     private let tls = UpstreamTLS()
     private let settings: @Sendable () -> UpstreamConnectionPool.Settings
     private let pools: [ObjectIdentifier: UpstreamConnectionPool]
     private let otherPools = Mutex<[ObjectIdentifier: UpstreamConnectionPool]>([:])
 
-    init(group: any EventLoopGroup, settings: @escaping @Sendable () -> UpstreamConnectionPool.Settings) {
+    init(
+        group: any EventLoopGroup, proxies: OutboundProxies,
+        settings: @escaping @Sendable () -> UpstreamConnectionPool.Settings
+    ) {
         self.group = group
+        self.proxies = proxies
         self.settings = settings
         var pools: [ObjectIdentifier: UpstreamConnectionPool] = [:]
         for eventLoop in group.makeIterator() {
-            pools[ObjectIdentifier(eventLoop)] = UpstreamConnectionPool(eventLoop: eventLoop, tls: tls, settings: settings)
+            pools[ObjectIdentifier(eventLoop)] = UpstreamConnectionPool(eventLoop: eventLoop, tls: tls, proxies: proxies, settings: settings)
         }
         self.pools = pools
     }
@@ -24,7 +30,7 @@ final class UpstreamPools: Sendable {
         if let pool = pools[ObjectIdentifier(eventLoop)] { return pool }
         return otherPools.withLock { others in
             if let pool = others[ObjectIdentifier(eventLoop)] { return pool }
-            let pool = UpstreamConnectionPool(eventLoop: eventLoop, tls: tls, settings: settings)
+            let pool = UpstreamConnectionPool(eventLoop: eventLoop, tls: tls, proxies: proxies, settings: settings)
             others[ObjectIdentifier(eventLoop)] = pool
             return pool
         }

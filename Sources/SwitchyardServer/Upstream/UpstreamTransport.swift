@@ -109,7 +109,7 @@ struct UpstreamTransport: Sendable {
         _ request: UpstreamRequest, provider: ProviderConfig, kind: any ProviderKind, on eventLoop: any EventLoop
     ) throws(UpstreamTransportError) -> Prepared {
         if let local = kind.respondLocally(to: request) { return .local(local) }
-        guard let url = UpstreamURL(request.url, caFile: provider.caFile) else { throw UpstreamTransportError.invalidURL }
+        guard var url = UpstreamURL(request.url, caFile: provider.caFile) else { throw UpstreamTransportError.invalidURL }
         var headers = HTTPHeaders()
         headers.reserveCapacity(request.headers.count + 2)
         headers.add(name: "host", value: url.origin.hostHeader)
@@ -117,6 +117,13 @@ struct UpstreamTransport: Sendable {
             headers.add(name: header.name, value: header.value)
         }
         headers.add(name: "content-length", value: String(request.body.readableBytes))
+        if !provider.proxy.proxies.isEmpty {
+            switch pools.proxies.choose(provider.proxy) {
+            case .direct: break
+            case .through(let proxy): Self.route(&url, headers: &headers, through: proxy)
+            case .noneUsable: throw UpstreamTransportError.noProxyUsable
+            }
+        }
         return .exchange(
             UpstreamExchange(
                 eventLoop: eventLoop, origin: url.origin,
@@ -124,6 +131,15 @@ struct UpstreamTransport: Sendable {
                 body: request.body
             )
         )
+    }
+
+    /// Sends the request through `proxy`: a plain-HTTP request goes to an HTTP proxy whole, with an absolute URI
+    /// and the proxy's credentials; anything else is tunnelled (`CONNECT`, SOCKS) and stays as it is.
+    static func route(_ url: inout UpstreamURL, headers: inout HTTPHeaders, through proxy: OutboundProxy) {
+        url.origin.proxy = proxy
+        guard proxy.scheme == .http, !url.origin.secure else { return }
+        url.target = "http://\(url.origin.hostHeader)\(url.target)"
+        if let authorization = proxy.authorization { headers.add(name: "proxy-authorization", value: authorization) }
     }
 
     /// Sends a prepared exchange through its loop's pool; the provider's `timeout` bounds the wait for its head.

@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import NIOSOCKS
 
 /// Why an upstream request failed below HTTP. The descriptions name no address and no library internals: they
 /// reach clients inside error messages.
@@ -22,6 +23,10 @@ enum UpstreamTransportError: Error, Equatable, CustomStringConvertible {
     case malformedAnswer
     /// The gateway is shutting down its upstream connections.
     case shutDown
+    /// The outbound proxy could not be reached or refused to carry the request.
+    case proxyFailed(String)
+    /// Every outbound proxy of the provider is out, and it does not fall back to going directly.
+    case noProxyUsable
 
     var description: String {
         switch self {
@@ -33,6 +38,15 @@ enum UpstreamTransportError: Error, Equatable, CustomStringConvertible {
         case .tlsFailed(let reason): "the TLS handshake failed (\(reason))"
         case .malformedAnswer: "the answer is not valid HTTP"
         case .shutDown: "the gateway is shutting down"
+        case .proxyFailed(let reason): "the outbound proxy failed (\(reason))"
+        case .noProxyUsable: "no outbound proxy is usable"
+        }
+    }
+
+    var isProxyOrTLSFailure: Bool {
+        switch self {
+        case .proxyFailed, .tlsFailed: true
+        default: false
         }
     }
 
@@ -43,6 +57,16 @@ enum UpstreamTransportError: Error, Equatable, CustomStringConvertible {
     /// Turns what NIO and NIOSSL throw into a short reason without addresses or source paths.
     static func from(_ error: any Error) -> UpstreamTransportError {
         if let error = error as? UpstreamTransportError { return error }
+        if let refused = error as? ProxyTunnelHandler.Refused {
+            return .proxyFailed(refused.status.map { "CONNECT answered \($0)" } ?? "not an HTTP proxy")
+        }
+        if error is SOCKSError.ConnectionFailed || error is SOCKSError.NoValidAuthenticationMethod
+            || error is SOCKSError.InvalidProtocolVersion || error is SOCKSError.InvalidReservedByte
+            || error is SOCKSError.InvalidAuthenticationSelection || error is SOCKSError.InvalidAddressType
+            || error is SOCKSError.InvalidServerState || error is SOCKSError.UnexpectedRead
+        {
+            return .proxyFailed("the SOCKS proxy refused")
+        }
         if let error = error as? ChannelError {
             switch error {
             case .connectTimeout: return .connectTimeout

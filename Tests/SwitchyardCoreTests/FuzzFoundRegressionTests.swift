@@ -1,0 +1,33 @@
+import Foundation
+import NIOCore
+import Testing
+@testable import SwitchyardCore
+
+/// Defects the libFuzzer targets in Tests/fuzz found, each with the input it was found with.
+@Suite struct FuzzFoundRegressionTests {
+    /// The data field of every event of `stream` framed with cuts after the given byte counts.
+    func dataFields(_ stream: String, cuts: [Int]) throws -> [String] {
+        let bytes = Array(stream.utf8)
+        var framer = SSEEventFramer()
+        var events: [ByteBuffer] = []
+        var start = 0
+        for cut in cuts + [bytes.count] {
+            events += try framer.append(ByteBuffer(bytes: bytes[start..<cut]))
+            start = cut
+        }
+        #expect(framer.pendingByteCount == 0)
+        #expect(events.flatMap { Array($0.readableBytesView) } == bytes, "byte-exact")
+        return events.compactMap { SSEEvent.data(of: $0).map { String(buffer: $0) } }
+    }
+
+    @Test("a CRLF blank line split at its CR, in a stream that used a bare CR before, keeps the next event's data")
+    func crlfSplitAfterBareCRKeepsTheNextEvent() throws {
+        // SSEFramer: the LF of the split CRLF used to start the next event, whose data was then read as none.
+        let stream = "data: a\rb\n\r\ndata: x\r\n\r\n"
+        let whole = try dataFields(stream, cuts: [])
+        #expect(whole == ["a", "x"])
+        for cut in 1..<stream.utf8.count {
+            #expect(try dataFields(stream, cuts: [cut]) == whole, "split at byte \(cut)")
+        }
+    }
+}
