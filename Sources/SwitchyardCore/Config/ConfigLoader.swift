@@ -447,14 +447,6 @@ struct ConfigReader {
         return pool
     }
 
-    mutating func readProxyHealth(_ node: ConfigNode, _ path: String) -> ProxyHealthConfig? {
-        if case .null = node { return nil }
-        guard let members = object(node, path) else { return nil }
-        var check = ProxyHealthConfig()
-        apply(members, ConfigSchema.proxyHealth, path: path, to: &check)
-        return check
-    }
-
     mutating func proxy(_ node: ConfigNode, _ path: String) -> OutboundProxy? {
         guard let text = string(node, path) else { return nil }
         switch OutboundProxy.parse(text) {
@@ -465,12 +457,15 @@ struct ConfigReader {
         }
     }
 
-    mutating func readHealthCheck(_ node: ConfigNode, _ path: String) -> HealthCheckConfig? {
+    /// An object read through `fields` onto `defaults`; nil for `null` (the setting is off) or a non-object.
+    mutating func readOptional<Target>(_ node: ConfigNode, _ path: String, _ fields: [ConfigField<Target>], onto defaults: Target)
+        -> Target?
+    {
         if case .null = node { return nil }
         guard let members = object(node, path) else { return nil }
-        var check = HealthCheckConfig()
-        apply(members, ConfigSchema.healthCheck, path: path, to: &check)
-        return check
+        var target = defaults
+        apply(members, fields, path: path, to: &target)
+        return target
     }
 
     // MARK: Typed values

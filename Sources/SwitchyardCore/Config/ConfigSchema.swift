@@ -80,7 +80,7 @@ public enum ConfigSchema {
             },
             .bool("fallback_to_direct", "Go directly when no proxy is usable.") { $0[keyPath: settings].fallbackToDirect = $1 },
             ConfigField("proxy_health", .nullable(.reference("proxy_health")), "Background checks of the proxies.") { reader, node, path, target in
-                target[keyPath: settings].health = reader.readProxyHealth(node, path)
+                target[keyPath: settings].health = reader.readOptional(node, path, proxyHealth, onto: ProxyHealthConfig())
             },
         ]
     }
@@ -183,7 +183,7 @@ public enum ConfigSchema {
             provider.circuitBreaker = reader.readCircuitBreaker(node, path, base: provider.circuitBreaker)
         },
         ConfigField("health_check", .nullable(.reference("health_check")), "Background checks of the provider.") { reader, node, path, provider in
-            provider.healthCheck = reader.readHealthCheck(node, path)
+            provider.healthCheck = reader.readOptional(node, path, healthCheck, onto: HealthCheckConfig())
         },
     ] + proxyFields(\.proxy)
 
