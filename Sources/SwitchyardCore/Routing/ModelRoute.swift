@@ -50,6 +50,9 @@ public final class ModelRoute: Sendable {
     public let providers: [ProviderSlot]
     /// Enabled providers by priority, lowest number first; each tier keeps config order.
     public let tiers: [[ProviderSlot]]
+    /// Every header a request for this model may carry a client's own key in (lowercased), which is taken off its
+    /// requests before they are forwarded.
+    public let clientKeyHeaders: [String]
     private let rotations: Mutex<[SmoothWeightedRoundRobin]>
 
     public init(_ model: ModelConfig, states: [ProviderKey: ProviderState]) {
@@ -65,6 +68,7 @@ public final class ModelRoute: Sendable {
         let priorities = Set(enabled.map(\.config.priority)).sorted()
         tiers = priorities.map { priority in enabled.filter { $0.config.priority == priority } }
         rotations = Mutex(tiers.map { SmoothWeightedRoundRobin(weights: $0.map(\.config.weight)) })
+        clientKeyHeaders = Array(Set([ClientKeyOverride.defaultHeader] + model.providers.map(\.clientKeyHeader))).sorted()
     }
 
     /// A route whose providers all start with fresh state.

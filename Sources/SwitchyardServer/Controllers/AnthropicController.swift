@@ -30,7 +30,7 @@ struct AnthropicController {
         let messages = try AnthropicMessagesRequest(body: body, requiresMaxTokens: false)
         guard let route = state.table.route(for: messages.model) else { throw GatewayError.modelNotFound(messages.model) }
         let (clientHeaders, clientKeys) = ClientKeyOverride.split(
-            request.headers.map { HeaderField($0.name.rawName, $0.value) }, providers: route.providers.map(\.config)
+            request.headers.map { HeaderField($0.name.rawName, $0.value) }, names: route.clientKeyHeaders
         )
         for slot in route.providers where slot.config.enabled && slot.config.kind is AnthropicKind {
             let provider = slot.config.serving(model: messages.model)

@@ -116,7 +116,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
         self.request = request
         self.route = route
         self.global = global
-        (self.clientHeaders, clientKeys) = ClientKeyOverride.split(clientHeaders, providers: route.providers.map(\.config))
+        (self.clientHeaders, clientKeys) = ClientKeyOverride.split(clientHeaders, names: route.clientKeyHeaders)
         self.requestID = requestID
         self.logger = logger
         self.trace = trace

@@ -1,11 +1,10 @@
 import NIOCore
-import SwitchyardCore
 
 /// Opens an HTTP `CONNECT` tunnel through an outbound proxy to an HTTPS upstream, the first handler of the
 /// upstream connection's channel. The channel becomes active at once (TLS starts its handshake), but every write is
 /// held back until the proxy has answered `200`, and the proxy's answer is not passed on: the TLS handler above
 /// sees only the upstream's bytes, so the proxy never sees the request or its key.
-final class ProxyTunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class ProxyTunnelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -24,6 +23,7 @@ final class ProxyTunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let authorization: String?
     private var answer = ByteBuffer()
     private var established = false
+    private var refused = false
     private var heldWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
 
     /// - Parameter authority: `host:port` of the upstream.
@@ -42,6 +42,7 @@ final class ProxyTunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !established else { return context.fireChannelRead(data) }
+        guard !refused else { return }
         var chunk = unwrapInboundIn(data)
         answer.writeBuffer(&chunk)
         let view = answer.readableBytesView
@@ -80,6 +81,8 @@ final class ProxyTunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func refuse(_ context: ChannelHandlerContext, _ error: Refused) {
+        refused = true
+        answer = ByteBuffer()
         failHeldWrites(error)
         context.fireErrorCaught(error)
         context.close(promise: nil)
