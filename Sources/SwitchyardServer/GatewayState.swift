@@ -94,6 +94,8 @@ final class GatewayState: Sendable {
 
     private func install(_ config: GatewayConfig) {
         let now = clock.now()
+        // A key whose own quota the new config drops lets go of its counter: saved first.
+        for state in states.all { state.keyCounters.forEach(persist) }
         let (states, removed) = self.states.adopt(config) { key in makeCounter(key, now: now) }
         for state in states.values {
             retryUnreadable(state.usage, now: now)
@@ -103,6 +105,7 @@ final class GatewayState: Sendable {
         current.withLock { $0 = table }
         for state in removed {
             persist(state.usage)
+            state.keyCounters.forEach(persist)
         }
         metrics.forget(Set(removed.map(\.key)))
         responses.apply(limits: Self.responseLimits(config.global))
@@ -197,6 +200,7 @@ final class GatewayState: Sendable {
     func persistAll() {
         for state in states.all {
             persist(state.usage)
+            state.keyCounters.forEach(persist)
         }
         states.releaseQuiescentRetired()
     }

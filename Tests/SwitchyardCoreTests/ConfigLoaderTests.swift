@@ -878,6 +878,12 @@ import Testing
         )
         #expect(wrong.count == 5, "\(wrong)")
         #expect(wrong.contains { $0.hasPrefix("m.providers[1].api_keys: providers of type gigachat") })
+        let limited = try load(
+            #"{"m":{"providers":[{"name":"a","endpoint":"https://a.example","model":"m","api_keys":[{"key":"k","name":"n","rate_limit":{"tokens_per_period":100}}]}]}}"#
+        ).config.models[0].providers[0].keyPool[0]
+        #expect(limited.rateLimit?.tokensPerPeriod == 100 && limited.usageKey(model: "m", provider: "a") == ProviderKey(model: "m", provider: "a.key.n"))
+        let unnamed = try problems(#"{"m":{"providers":[{"name":"a","endpoint":"https://a.example","model":"m","api_keys":[{"key":"k","rate_limit":{"requests_per_period":1}}]}]}}"#)
+        #expect(unnamed == ["m.providers[0].api_keys[0].name: is required with rate_limit (it names the key's usage file)"])
     }
 
     @Test func aClientsOwnKeyIsOptInPerProviderAndItsHeaderIsChecked() throws {

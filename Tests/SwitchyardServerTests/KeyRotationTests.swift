@@ -58,6 +58,32 @@ struct KeyRotationTests {
         }
     }
 
+    @Test func aKeysOwnQuotaMovesRequestsToTheNextKeyUntilItsReset() async throws {
+        let upstream = FakeUpstream { request in Reply.chatCompletion(content: "with \(request.header("authorization") ?? "")") }
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_796_000_000))
+        try await GatewayHarness.run(upstream: upstream, clock: clock) {
+            modelConfig([
+                #"{"name":"pool","endpoint":"\#(upstream.endpoint("pool"))","model":"m","api_keys":[{"key":"small-key","name":"small","rate_limit":{"requests_per_period":1,"period_cron":"0 * * * *"}},"big-key"]}"#
+            ])
+        } _: { client in
+            #expect(try await client.post("/v1/chat/completions", chatBody()).content == "with Bearer small-key")
+            #expect(try await client.post("/v1/chat/completions", chatBody()).content == "with Bearer big-key", "the small key's quota is used up")
+            let small = try #require(try await keysOf(client, "pool").first)
+            #expect(small["state"] as? String == "over_quota")
+            let usage = small["usage"] as? [String: Any] ?? [:]
+            #expect(usage["requests"] as? Int == 1 && usage["limit_requests"] as? Int == 1 && usage["tokens"] as? Int == 12)
+            let stats = try await client.get("/admin/stats").json
+            #expect((stats["m"] as? [String: Any]).flatMap { $0["pool"] as? [String: Any] }?["requests"] as? Int == 2, "the provider counts both")
+
+            // The key's file is saved like a provider's, and its period resets on its own schedule.
+            let file = client.dataDirectory.appendingPathComponent("usage/m_pool.key.small.json")
+            #expect(await eventually { FileManager.default.fileExists(atPath: file.path) })
+            clock.advance(to: Date(timeIntervalSince1970: 1_796_000_000 + 3600))
+            #expect(await eventually { (try? await keysOf(client, "pool").first?["state"] as? String) == "active" })
+            #expect(try await client.post("/v1/chat/completions", chatBody()).content == "with Bearer small-key")
+        }
+    }
+
     @Test func whenEveryKeyIsOutTheProviderIsSkippedAndTheNextOneServes() async throws {
         let upstream = FakeUpstream { request in
             request.provider == "pool" ? Reply.error(.forbidden) : Reply.chatCompletion(content: "from backup")

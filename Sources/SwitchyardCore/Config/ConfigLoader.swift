@@ -385,14 +385,6 @@ struct ConfigReader {
         }
     }
 
-    mutating func readRateLimit(_ node: ConfigNode, _ path: String) -> RateLimitConfig? {
-        if case .null = node { return nil }
-        guard let members = object(node, path) else { return nil }
-        var limit = RateLimitConfig(periodCron: .daily)
-        apply(members, ConfigSchema.rateLimit, path: path, to: &limit)
-        return limit
-    }
-
     /// A `requests_per_period` / `tokens_per_period`: null (unlimited) or 1…10^15.
     mutating func amount(_ node: ConfigNode, _ path: String) -> Int? {
         if case .null = node { return nil }
@@ -433,6 +425,9 @@ struct ConfigReader {
                 apply(members, ConfigSchema.upstreamKey, path: itemPath, to: &key)
             } else if let text = string(item, itemPath) {
                 key.key = text
+            }
+            if key.rateLimit != nil && key.name == nil {
+                problem("\(itemPath).name", "is required with rate_limit (it names the key's usage file)")
             }
             if key.key.isEmpty {
                 problem(itemPath, "must be a key (an empty one is an unset variable or a missing key:)")

@@ -172,7 +172,7 @@ public enum ConfigSchema {
             if let length = reader.integer(node, path, .positive(upTo: 100_000_000)) { provider.maxContextLength = length }
         },
         ConfigField("rate_limit", .nullable(.reference("rate_limit")), "The provider's allowance per period.") { reader, node, path, provider in
-            provider.rateLimit = reader.readRateLimit(node, path)
+            provider.rateLimit = reader.readOptional(node, path, rateLimit, onto: RateLimitConfig(periodCron: .daily))
         },
         ConfigField("ca_file", .string(pattern: nil), "A PEM bundle of extra trusted certificate authorities.") { reader, node, path, provider in
             guard let file = reader.string(node, path) else { return }
@@ -206,6 +206,10 @@ public enum ConfigSchema {
             if let text = reader.string(node, path), !text.isEmpty { key.name = text }
         },
         .integer("weight", .positive(upTo: 1_000_000), "Share of round_robin's requests.") { $0.weight = $1 },
+        ConfigField("rate_limit", .nullable(.reference("rate_limit")), "The key's own allowance per period, besides the provider's (needs name).") {
+            reader, node, path, key in
+            key.rateLimit = reader.readOptional(node, path, rateLimit, onto: RateLimitConfig(periodCron: .daily))
+        },
     ]
 
     static let rateLimit: [ConfigField<RateLimitConfig>] = [

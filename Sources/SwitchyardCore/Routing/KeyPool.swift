@@ -146,6 +146,13 @@ public struct UpstreamKey: Sendable, Equatable {
     public var key: String
     public var name: String?
     public var weight: Int
+    /// The key's own quota, enforced besides the provider's (a key with one has a `name`).
+    public var rateLimit: RateLimitConfig?
+
+    /// Whose usage counter (and file) holds the key's quota.
+    public func usageKey(model: String, provider: String) -> ProviderKey {
+        ProviderKey(model: model, provider: "\(provider).key.\(name ?? "")")
+    }
 
     public init(key: String, name: String? = nil, weight: Int = 1) {
         self.key = key

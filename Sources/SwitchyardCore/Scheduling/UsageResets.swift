@@ -8,9 +8,14 @@ public enum UsageResets {
         var reset: [ProviderKey] = []
         for route in table.routes {
             for slot in route.providers {
-                guard let due = slot.nextReset(in: timeZone), due <= now else { continue }
-                slot.state.usage.reset(at: now)
-                reset.append(slot.state.key)
+                if let due = slot.nextReset(in: timeZone), due <= now {
+                    slot.state.usage.reset(at: now)
+                    reset.append(slot.state.key)
+                }
+                for (counter, due) in keyResets(of: slot, in: timeZone) where due <= now {
+                    counter.reset(at: now)
+                    reset.append(counter.key)
+                }
             }
         }
         return reset
@@ -18,6 +23,18 @@ public enum UsageResets {
 
     /// The earliest upcoming reset in `table`.
     public static func nextDue(in table: RoutingTable, timeZone: TimeZone) -> Date? {
-        table.routes.flatMap(\.providers).compactMap { $0.nextReset(in: timeZone) }.min()
+        table.routes.flatMap(\.providers).flatMap { slot in
+            [slot.nextReset(in: timeZone)].compactMap { $0 } + keyResets(of: slot, in: timeZone).map(\.due)
+        }.min()
+    }
+
+    /// The counters of a slot's pool keys with their own quota, each with its next reset.
+    static func keyResets(of slot: ProviderSlot, in timeZone: TimeZone) -> [(counter: UsageCounter, due: Date)] {
+        slot.config.keyPool.compactMap { key in
+            guard let schedule = key.rateLimit?.periodCron, let counter = slot.state.keyCounter(for: key.key),
+                let due = try? schedule.nextDate(after: counter.snapshot.lastReset, in: timeZone)
+            else { return nil }
+            return (counter, due)
+        }
     }
 }

@@ -22,6 +22,8 @@ public final class ProviderState: Sendable {
     public let key: ProviderKey
     public let usage: UsageCounter
     private let health = Mutex(Health())
+    /// The counters of pool keys with their own `rate_limit`, by key.
+    private let keyUsage = Mutex<[String: UsageCounter]>([:])
 
     public init(key: ProviderKey, usage: UsageCounter) {
         self.key = key
@@ -104,6 +106,32 @@ public final class ProviderState: Sendable {
         return active
     }
 
+    /// The usage counter of a pool key with its own quota.
+    public func keyCounter(for key: String) -> UsageCounter? {
+        keyUsage.withLock { $0[key] }
+    }
+
+    public var keyCounters: [UsageCounter] {
+        keyUsage.withLock { Array($0.values) }
+    }
+
+    /// Keeps the counters of the limited keys of `keys` that it has, makes the others with `make`, and lets go of
+    /// those of keys no longer limited (their files keep what was last saved).
+    func adoptKeyCounters(_ keys: [UpstreamKey], model: String, provider: String, make: (ProviderKey) -> UsageCounter) {
+        keyUsage.withLock { counters in
+            var kept: [String: UsageCounter] = [:]
+            for key in keys where key.rateLimit != nil {
+                let usageKey = key.usageKey(model: model, provider: provider)
+                if let existing = counters[key.key], existing.key == usageKey {
+                    kept[key.key] = existing
+                } else {
+                    kept[key.key] = make(usageKey)
+                }
+            }
+            counters = kept
+        }
+    }
+
     /// The circuit breaker as it is now.
     public var breaker: CircuitBreaker {
         health.withLock { $0.breaker }
@@ -151,8 +179,10 @@ public final class ProviderStates: Sendable {
             for model in config.models {
                 for provider in model.providers {
                     let key = ProviderKey(model: model.name, provider: provider.name)
-                    current[key] = members.current[key] ?? members.retired.removeValue(forKey: key)
+                    let state = members.current[key] ?? members.retired.removeValue(forKey: key)
                         ?? ProviderState(key: key, usage: makeCounter(key))
+                    state.adoptKeyCounters(provider.keyPool, model: model.name, provider: provider.name, make: makeCounter)
+                    current[key] = state
                 }
             }
             let removed = members.current.filter { current[$0.key] == nil }.map(\.value)

@@ -150,17 +150,32 @@ public final class UsageCounter: Sendable {
 }
 
 /// One admitted request's claim on a counter: give it back if the attempt fails, or settle it with the tokens used.
+/// A pool key with its own quota adds its claim to the provider's (`attachKey`), released and settled with it.
 public struct UsageLease: Sendable {
     fileprivate let counter: UsageCounter
     fileprivate let period: Int
+    private var key: (counter: UsageCounter, period: Int)?
+
+    fileprivate init(counter: UsageCounter, period: Int) {
+        self.counter = counter
+        self.period = period
+    }
+
+    /// Counts the attempt against a pool key's quota too, giving back the claim of a key it used before.
+    public mutating func attachKey(_ lease: UsageLease?) {
+        if let key { key.counter.release(period: key.period) }
+        key = lease.map { ($0.counter, $0.period) }
+    }
 
     /// The attempt failed: the request does not count.
     public func release() {
         counter.release(period: period)
+        if let key { key.counter.release(period: key.period) }
     }
 
     /// The request was served: add its tokens.
     public func settle(_ usage: TokenUsage?) {
         counter.settle(usage)
+        if let key { key.counter.settle(usage) }
     }
 }

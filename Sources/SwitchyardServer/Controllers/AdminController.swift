@@ -183,6 +183,17 @@ struct AdminController {
                 entry["state"] = "cooling_down"
                 entry["until"] = state.files.format(until)
             }
+            if let limit = key.rateLimit, let counter = slot.state.keyCounter(for: key.key) {
+                let usage = counter.snapshot
+                entry["usage"] = [
+                    "requests": usage.requests, "tokens": usage.tokens,
+                    "limit_requests": limit.requestsPerPeriod ?? NSNull(), "limit_tokens": limit.tokensPerPeriod ?? NSNull(),
+                    "period_cron": limit.periodCron.expression,
+                    "next_reset": (try? limit.periodCron.nextDate(after: usage.lastReset, in: state.timeZone)).map(state.files.format)
+                        ?? NSNull(),
+                ] as [String: Any]
+                if counter.isExhausted(limit), entry["state"] as? String == "active" { entry["state"] = "over_quota" }
+            }
             return entry
         }
     }

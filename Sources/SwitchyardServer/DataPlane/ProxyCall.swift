@@ -185,7 +185,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
                     let kept = poolKeyIndex.flatMap { index in
                         retry > 0 && slot.state.keys.isUsable(provider.keyPool[index].key, now: now) ? index : nil
                     }
-                    guard let index = kept ?? slot.state.selectKey(for: provider, affinity: affinity, tried: refusedKeys, now: now)
+                    guard let index = kept ?? selectKey(of: slot, provider: provider, affinity: affinity, now: now)
                     else {
                         // Every key went out between the check and now (other requests' failures).
                         lease?.release()
@@ -667,6 +667,25 @@ final class ProxyCall: UpstreamExchangeReceiver {
         event(.keyUnselected, slot: attempt.slot, key: key, status: status, detail: until)
         if !left { event(.keyExhausted, slot: attempt.slot, detail: "no usable key left after HTTP \(status)") }
         return left ? .anotherKey : .noKeyLeft
+    }
+
+    /// A usable key not yet refused in this request, within its own quota if it has one (its claim then joins the
+    /// provider's reservation); nil when none is left.
+    private func selectKey(of slot: ProviderSlot, provider: ProviderConfig, affinity: UInt64?, now: Date) -> Int? {
+        var passedOver = refusedKeys
+        while let index = slot.state.selectKey(for: provider, affinity: affinity, tried: passedOver, now: now) {
+            let key = provider.keyPool[index]
+            guard let limit = key.rateLimit, let counter = slot.state.keyCounter(for: key.key) else {
+                lease?.attachKey(nil)
+                return index
+            }
+            if let keyLease = counter.reserve(limit) {
+                lease?.attachKey(keyLease)
+                return index
+            }
+            passedOver.insert(index)
+        }
+        return nil
     }
 
     /// Pins a session's (or a conversation's) requests to one key of a `round_robin` pool while it stays usable,
