@@ -170,6 +170,13 @@ import Testing
         }
     }
 
+    @Test func aWholeNumberIsAnIntegerInYAMLAsInJSON() throws {
+        for contents in ["m:\n  providers:\n    - {name: p, type: echo, weight: 10.0}\n", "m:\n  providers:\n    - {name: p, type: echo, weight: 1e1}\n"] {
+            #expect(try load(contents, fileName: "provider.yaml").config.models[0].providers[0].weight == 10, "\(contents)")
+        }
+        #expect(try ConfigNode.parse(contents: "a: 2.5\n", fileName: "c.yaml") == .object([("a", .double(2.5))]))
+    }
+
     @Test func jsonScalarsKeepTheirTypes() throws {
         let node = try ConfigNode.parse(
             contents: #"{"a":1,"b":2.5,"c":true,"d":null,"e":"text","f":"7","g":["x",2],"h":false}"#, fileName: "c.json"
@@ -523,6 +530,12 @@ import Testing
             == ["gpt-4o.providers[0].ca_file: \(notPEM.path) holds no PEM certificate"])
         #expect(try problems(model(#"{"name":"p","endpoint":"https://p.example/v1","model":"m","ca_file":"/no/such.pem"}"#))
             == ["gpt-4o.providers[0].ca_file: cannot read the file /no/such.pem"])
+        // A device would be read for ever; a link to a bundle (as in /etc/ssl/certs) is followed.
+        #expect(try problems(model(#"{"name":"p","endpoint":"https://p.example/v1","model":"m","ca_file":"/dev/zero"}"#))
+            == ["gpt-4o.providers[0].ca_file: /dev/zero is not a regular file"])
+        let link = directory.appendingPathComponent("link.pem")
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: pem)
+        #expect(try load(model(#"{"name":"p","endpoint":"https://p.example/v1","model":"m","ca_file":"\#(link.path)"}"#)).config.models.count == 1)
     }
 
     @Test func providerTypeIsCaseInsensitive() throws {

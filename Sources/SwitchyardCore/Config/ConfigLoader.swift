@@ -338,7 +338,16 @@ struct ConfigReader {
 
     /// A CA bundle must be a readable file holding PEM certificates. Whether they parse is only found out by the
     /// provider's first request (TLS lives in the server): one that does not fails as a connection error, logged.
+    /// A CA bundle is at most this large (a system bundle is about 200 KB).
+    static let largestCAFile = 4 * 1024 * 1024
+
     static func caFileProblem(_ path: String) -> String? {
+        // Only a regular file of sensible size is read: a device such as /dev/zero would never end.
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: (path as NSString).resolvingSymlinksInPath) else {
+            return "cannot read the file \(path)"
+        }
+        guard attributes[.type] as? FileAttributeType == .typeRegular else { return "\(path) is not a regular file" }
+        guard attributes[.size] as? Int ?? 0 <= largestCAFile else { return "\(path) is larger than 4 MB" }
         guard let contents = FileManager.default.contents(atPath: path) else { return "cannot read the file \(path)" }
         guard String(decoding: contents, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") else {
             return "\(path) holds no PEM certificate"

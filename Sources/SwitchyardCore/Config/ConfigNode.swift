@@ -117,7 +117,10 @@ extension ConfigNode {
             case .null: return .null
             case .bool: return node.bool.map(ConfigNode.bool) ?? .string(scalar.string)
             case .int: return node.int.map(ConfigNode.int) ?? .string(scalar.string)
-            case .float: return node.float.map(ConfigNode.double) ?? .string(scalar.string)
+            case .float:
+                // As in JSON, where `10.0` and `1e1` read as integers: a whole number is one whatever its spelling.
+                guard let value = node.float else { return .string(scalar.string) }
+                return value.rounded() == value && value.magnitude < 9e15 ? .int(Int(value)) : .double(value)
             default: return .string(scalar.string)
             }
         case .sequence(let sequence):
@@ -149,20 +152,22 @@ private enum JSONTree: Decodable {
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
+        // Containers first: a failed attempt costs an error carrying the whole coding path, so trying the scalars
+        // first at every level of a deeply nested file took time quadratic in its depth.
         if container.decodeNil() {
             self = .null
+        } else if let value = try? container.decode([String: JSONTree].self) {
+            self = .object(value)
+        } else if let value = try? container.decode([JSONTree].self) {
+            self = .array(value)
         } else if let value = try? container.decode(Bool.self) {
             self = .bool(value)
         } else if let value = try? container.decode(Int.self) {
             self = .int(value)
         } else if let value = try? container.decode(Double.self) {
             self = .double(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONTree].self) {
-            self = .array(value)
         } else {
-            self = .object(try container.decode([String: JSONTree].self))
+            self = .string(try container.decode(String.self))
         }
     }
 
