@@ -4,10 +4,12 @@
 #     the gateway with (Codex pinned: its requests change between releases), and jsonschema with PyYAML, which check
 #     the config schema;
 #  2. the release binary exactly as the Dockerfile builds it, which the Docker-parity test starts and probes;
-#  3. every Swift test.
+#  3. every Swift test;
+#  4. every fuzz target for 20 s from its committed seeds, and on its 10 MB input (Tests/fuzz/ci.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check openai anthropic google-genai openai-codex-cli-bin==0.163.0 jsonschema pyyaml
 swift build -c release --static-swift-stdlib --product switchyard
 export SWITCHYARD_STATIC_BINARY="$(swift build -c release --static-swift-stdlib --show-bin-path)/switchyard"
 swift test
+FUZZ_CI_SECONDS="${FUZZ_CI_SECONDS:-20}" Tests/fuzz/ci.sh

@@ -120,7 +120,7 @@ extension ConfigNode {
             case .float:
                 // As in JSON, where `10.0` and `1e1` read as integers: a whole number is one whatever its spelling.
                 guard let value = node.float else { return .string(scalar.string) }
-                return value.rounded() == value && value.magnitude < 9e15 ? .int(Int(value)) : .double(value)
+                return value.rounded() == value && value.magnitude < 0x1p63 ? .int(Int(value)) : .double(value)
             default: return .string(scalar.string)
             }
         case .sequence(let sequence):
