@@ -119,6 +119,22 @@ struct OutboundProxyTests {
         }
     }
 
+    @Test func aHealthCheckWithACheckURLFetchesItThroughTheProxy() async throws {
+        let upstream = FakeUpstream { _ in Reply.chatCompletion(content: "fine") }
+        let proxy = try TestProxy()
+        defer { proxy.stop() }
+        try await GatewayHarness.run(upstream: upstream) {
+            modelConfig([
+                providerJSON("a", endpoint: upstream.endpoint("a"), extra: #","proxy":"\#(proxy.url())","proxy_health":{"interval_seconds":60,"check_url":"http://127.0.0.1:\#(upstream.port)/a/v1/models"}"#)
+            ])
+        } _: { client in
+            let checkURL = "http://127.0.0.1:\(upstream.port)/a/v1/models"
+            #expect(await eventually { proxy.carried.contains(.init(method: "GET", target: checkURL, proxyAuthorization: nil)) })
+            let state = try await states(client).first?["state"] as? String
+            #expect(state == "usable")
+        }
+    }
+
     @Test func aFailingHealthCheckTakesAProxyOutUntilACheckPasses() async throws {
         let upstream = FakeUpstream { _ in Reply.chatCompletion(content: "fine") }
         let refusing = try RefusingPort()
