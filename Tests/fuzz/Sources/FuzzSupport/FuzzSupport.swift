@@ -154,10 +154,12 @@ private func validationOutcome(_ node: ConfigNode, _ fileName: String) -> String
     }
 }
 
-/// JSON holds neither NaN nor infinities, and reads a duplicate key as one.
+/// JSON holds neither NaN nor infinities, and reads a duplicate key as one. A number read as a whole `Double` (its
+/// text had a fraction too small for a `Double` to keep, `12345678901234567.9`) is written as a whole number, which
+/// reads back as an integer, so such trees are not compared either.
 private func isPortableToJSON(_ node: ConfigNode) -> Bool {
     switch node {
-    case .double(let value): return value.isFinite
+    case .double(let value): return value.isFinite && !(value.rounded() == value && abs(value) < 0x1p63)
     case .array(let items): return items.allSatisfy(isPortableToJSON)
     case .object(let pairs):
         return Set(pairs.map(\.key)).count == pairs.count && pairs.allSatisfy { isPortableToJSON($0.value) }
