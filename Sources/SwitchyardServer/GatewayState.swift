@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 import SwitchyardCore
 
 /// The live state shared by all requests: the current routing snapshot, which a reload replaces as a whole, and the
@@ -21,9 +21,9 @@ final class GatewayState: Sendable {
     let sessions: SessionAffinity
     /// The activity log.
     let events: EventLog
-    private let current: Mutex<RoutingTable>
+    private let current: NIOLockedValueBox<RoutingTable>
     /// Serialises reloads (SIGHUP and POST /admin/reload may race).
-    private let reloading = Mutex(())
+    private let reloading = NIOLockedValueBox(())
 
     /// Builds the first snapshot, loads persisted counters and applies resets missed while the gateway was down.
     /// - Parameter responsesDirectory: where kept responses are written (nil: memory only).
@@ -46,13 +46,13 @@ final class GatewayState: Sendable {
         )
         sessions = SessionAffinity(timeToLive: config.global.sessionTTLSeconds, clock: clock)
         files.removeLeftovers()
-        current = Mutex(RoutingTable(config: config))
+        current = NIOLockedValueBox(RoutingTable(config: config))
         install(config)
     }
 
     /// The snapshot a request should use from start to finish.
     var table: RoutingTable {
-        current.withLock { $0 }
+        current.withLockedValue { $0 }
     }
 
     struct ReloadSummary: Sendable {
@@ -66,7 +66,7 @@ final class GatewayState: Sendable {
     /// snapshot they started with; counters of providers that still exist carry over.
     /// - Parameter trigger: what asked for it, for the activity log (`SIGHUP`, `POST /admin/reload`, …).
     func reload(trigger: String) throws -> ReloadSummary {
-        try reloading.withLock { _ in
+        try reloading.withLockedValue { _ in
             let loaded: LoadedConfig
             do {
                 loaded = try ConfigLoader.load(file: configFile)
@@ -102,7 +102,7 @@ final class GatewayState: Sendable {
         }
         let table = RoutingTable(config: config, states: states)
         applyDueResets(in: table, now: now)
-        current.withLock { $0 = table }
+        current.withLockedValue { $0 = table }
         for state in removed {
             persist(state.usage)
             state.keyCounters.forEach(persist)

@@ -1,15 +1,15 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 @testable import SwitchyardCore
 
 /// What a store reported, in order.
 private final class ProblemLog: Sendable {
-    private let lines = Mutex<[String]>([])
+    private let lines = NIOLockedValueBox<[String]>([])
 
-    var all: [String] { lines.withLock { $0 } }
+    var all: [String] { lines.withLockedValue { $0 } }
 
-    func add(_ line: String) { lines.withLock { $0.append(line) } }
+    func add(_ line: String) { lines.withLockedValue { $0.append(line) } }
 }
 
 @Suite("Response store") struct ResponseStoreTests {

@@ -1,6 +1,6 @@
 import Foundation
 import NIOCore
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 @testable import SwitchyardCore
 
@@ -75,13 +75,13 @@ func iso(_ date: Date) -> String {
 
 /// A clock the tests move by hand; nothing under test sleeps on it.
 final class ManualClock: GatewayClock {
-    private let current: Mutex<Date>
+    private let current: NIOLockedValueBox<Date>
 
-    init(_ start: Date) { current = Mutex(start) }
+    init(_ start: Date) { current = NIOLockedValueBox(start) }
 
-    func now() -> Date { current.withLock { $0 } }
+    func now() -> Date { current.withLockedValue { $0 } }
 
-    func advance(by seconds: TimeInterval) { current.withLock { $0 += seconds } }
+    func advance(by seconds: TimeInterval) { current.withLockedValue { $0 += seconds } }
 
     func sleep(until deadline: Date) async throws {}
 }

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 @testable import SwitchyardCore
 
@@ -240,7 +240,7 @@ import Testing
             var admittedAfterLimit = 0
         }
 
-        let state = Mutex(State())
+        let state = NIOLockedValueBox(State())
     }
 
     @Test func concurrentReservationsAdmitExactlyTheLimit() async {
@@ -250,10 +250,10 @@ import Testing
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<2000 {
                 group.addTask {
-                    let reachedBefore = observations.state.withLock { $0.limitReached }
+                    let reachedBefore = observations.state.withLockedValue { $0.limitReached }
                     let lease = usage.reserve(limit)
                     let seen = usage.snapshot.requests
-                    observations.state.withLock { state in
+                    observations.state.withLockedValue { state in
                         if lease != nil {
                             state.admissions += 1
                             if reachedBefore { state.admittedAfterLimit += 1 }
@@ -266,7 +266,7 @@ import Testing
                 }
             }
         }
-        let result = observations.state.withLock { $0 }
+        let result = observations.state.withLockedValue { $0 }
         #expect(result.admissions == 137)
         #expect(result.refusals == 2000 - 137)
         #expect(result.maxSeen == 137)
@@ -283,26 +283,26 @@ import Testing
             for _ in 0..<2000 {
                 group.addTask {
                     guard let lease = usage.reserve(limit) else {
-                        observations.state.withLock { $0.refusals += 1 }
+                        observations.state.withLockedValue { $0.refusals += 1 }
                         return
                     }
                     let seen = usage.snapshot.requests
-                    let release = observations.state.withLock { state in
+                    let release = observations.state.withLockedValue { state in
                         state.admissions += 1
                         state.maxSeen = max(state.maxSeen, seen)
                         return state.admissions % 2 == 0  // every other admitted task fails and gives it back
                     }
                     if release {
                         lease.release()
-                        observations.state.withLock { $0.releases += 1 }
+                        observations.state.withLockedValue { $0.releases += 1 }
                     }
                     await Task.yield()
                     let after = usage.snapshot.requests
-                    observations.state.withLock { $0.maxSeen = max($0.maxSeen, after) }
+                    observations.state.withLockedValue { $0.maxSeen = max($0.maxSeen, after) }
                 }
             }
         }
-        let result = observations.state.withLock { $0 }
+        let result = observations.state.withLockedValue { $0 }
         #expect(result.admissions + result.refusals == 2000)
         #expect(result.releases == result.admissions / 2)
         #expect(usage.snapshot.requests == result.admissions - result.releases)
@@ -320,26 +320,26 @@ import Testing
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<2000 {
                 group.addTask {
-                    let reachedBefore = observations.state.withLock { $0.limitReached }
+                    let reachedBefore = observations.state.withLockedValue { $0.limitReached }
                     guard let lease = usage.reserve(limit) else {
                         let tokens = usage.snapshot.tokens
-                        observations.state.withLock { state in
+                        observations.state.withLockedValue { state in
                             state.refusals += 1
                             if tokens >= 1000 { state.limitReached = true }
                         }
                         return
                     }
-                    observations.state.withLock { state in
+                    observations.state.withLockedValue { state in
                         state.admissions += 1
                         if reachedBefore { state.admittedAfterLimit += 1 }
                     }
                     lease.settle(TokenUsage(promptTokens: 4, completionTokens: 6))
                     let tokens = usage.snapshot.tokens
-                    if tokens >= 1000 { observations.state.withLock { $0.limitReached = true } }
+                    if tokens >= 1000 { observations.state.withLockedValue { $0.limitReached = true } }
                 }
             }
         }
-        let result = observations.state.withLock { $0 }
+        let result = observations.state.withLockedValue { $0 }
         let final = usage.snapshot
         #expect(result.admissions + result.refusals == 2000)
         #expect(result.admittedAfterLimit == 0, "a request was admitted after the token limit had been reached")

@@ -1,7 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 /// The activity log against the running gateway: key, cooldown, quota and config events land in `events.log` and
@@ -15,13 +15,13 @@ struct ActivityLogTests {
     }
 
     @Test func keyCooldownQuotaAndConfigEventsAreLoggedAndFiltered() async throws {
-        let busyAnswers = Mutex(0)
+        let busyAnswers = NIOLockedValueBox(0)
         let upstream = FakeUpstream { request in
             switch request.provider {
             case "pool" where request.header("authorization") == "Bearer secret-one":
                 return Reply.error(.unauthorized)
             case "busy":
-                let first = busyAnswers.withLock { count in
+                let first = busyAnswers.withLockedValue { count in
                     count += 1
                     return count == 1
                 }
@@ -102,9 +102,9 @@ struct ActivityLogTests {
     }
 
     @Test func anOpeningAndAClosingCircuitAreEvents() async throws {
-        let failing = Mutex(true)
+        let failing = NIOLockedValueBox(true)
         let upstream = FakeUpstream { _ in
-            failing.withLock { $0 } ? Reply.error(.internalServerError) : Reply.chatCompletion(content: "fine")
+            failing.withLockedValue { $0 } ? Reply.error(.internalServerError) : Reply.chatCompletion(content: "fine")
         }
         let clock = ManualClock(Self.start)
         try await GatewayHarness.run(upstream: upstream, clock: clock) {
@@ -113,7 +113,7 @@ struct ActivityLogTests {
             ])
         } _: { client in
             #expect(try await client.post("/v1/chat/completions", chatBody()).status == 502)
-            failing.withLock { $0 = false }
+            failing.withLockedValue { $0 = false }
             clock.advance(to: Self.start.addingTimeInterval(11))
             #expect(try await client.post("/v1/chat/completions", chatBody()).content == "fine")
             let events = try await client.get("/admin/events?provider=flaky").json["events"] as? [[String: Any]] ?? []

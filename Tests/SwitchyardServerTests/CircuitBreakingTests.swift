@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 /// Circuit breakers against fake upstreams: a failing provider is skipped at no cost, probed once its open period
@@ -50,11 +50,11 @@ struct CircuitBreakingTests {
     @Test func afterTheOpenPeriodOneRequestProbesWhileOthersGoElsewhereAndItsSuccessClosesTheCircuit() async throws {
         let start = try Date("2026-12-03T12:00:00Z", strategy: .iso8601)
         let clock = ManualClock(start)
-        let healthy = Mutex(false)
+        let healthy = NIOLockedValueBox(false)
         let probeGate = Gate()
         let upstream = FakeUpstream { request in
             guard request.provider == "flaky" else { return Reply.chatCompletion(content: "from backup") }
-            guard healthy.withLock({ $0 }) else { return Reply.error(.internalServerError) }
+            guard healthy.withLockedValue({ $0 }) else { return Reply.error(.internalServerError) }
             await probeGate.wait()
             return Reply.chatCompletion(content: "from flaky")
         }
@@ -74,7 +74,7 @@ struct CircuitBreakingTests {
             #expect(upstream.count("flaky") == 2, "open after two failures: the third request skipped it")
             #expect(try await circuit(client, "flaky")["open_until"] as? String == "2026-12-03T12:00:30+00:00")
 
-            healthy.withLock { $0 = true }
+            healthy.withLockedValue { $0 = true }
             clock.advance(to: start.addingTimeInterval(31))
             let probe = Task { try await client.post("/v1/chat/completions", chatBody()) }
             #expect(await eventually { upstream.count("flaky") == 3 })
@@ -117,9 +117,9 @@ struct CircuitBreakingTests {
     }
 
     @Test func whenEveryProviderIsOpenARequestStillTriesTheOneDueFirst() async throws {
-        let healthy = Mutex(false)
+        let healthy = NIOLockedValueBox(false)
         let upstream = FakeUpstream { _ in
-            healthy.withLock { $0 } ? Reply.chatCompletion(content: "back") : Reply.error(.serviceUnavailable)
+            healthy.withLockedValue { $0 } ? Reply.chatCompletion(content: "back") : Reply.error(.serviceUnavailable)
         }
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig([
@@ -133,7 +133,7 @@ struct CircuitBreakingTests {
             #expect(second.status == 502, "tried despite the open circuit, once")
             #expect(second.error["code"] as? String == "all_providers_failed")
             #expect(upstream.count("only") == 2)
-            healthy.withLock { $0 = true }
+            healthy.withLockedValue { $0 = true }
             let third = try await client.post("/v1/chat/completions", chatBody())
             #expect(third.status == 200)
             #expect(try await circuit(client, "only")["state"] as? String == "closed")
@@ -213,10 +213,10 @@ struct HealthCheckTests {
     @Test func aFailingCheckOpensTheCircuitBeforeAnyRequestPaysForItAndAPassingOneClosesIt() async throws {
         let start = try Date("2026-12-03T12:00:00Z", strategy: .iso8601)
         let clock = ManualClock(start)
-        let healthy = Mutex(false)
+        let healthy = NIOLockedValueBox(false)
         let upstream = FakeUpstream { request in
             if request.header("x-switchyard-health-check") == "1" {
-                return healthy.withLock { $0 } ? Reply.chatCompletion(content: "pong") : Reply.error(.serviceUnavailable)
+                return healthy.withLockedValue { $0 } ? Reply.chatCompletion(content: "pong") : Reply.error(.serviceUnavailable)
             }
             return Reply.chatCompletion(content: "from \(request.provider)")
         }
@@ -241,7 +241,7 @@ struct HealthCheckTests {
             #expect(upstream.requests(to: "watched").allSatisfy { $0.header("x-switchyard-health-check") == "1" })
             #expect(upstream.count("backup") == 1, "checks go to the checked provider only")
 
-            healthy.withLock { $0 = true }
+            healthy.withLockedValue { $0 = true }
             clock.advance(to: start.addingTimeInterval(10))
             #expect(await eventually { await circuit() == "closed" })
             #expect(try await client.post("/v1/chat/completions", chatBody()).content == "from watched")
@@ -251,10 +251,10 @@ struct HealthCheckTests {
     @Test func aCheckWithAPathIsAGetOfThatPathWithTheProvidersCredentials() async throws {
         let start = try Date("2026-12-03T12:00:00Z", strategy: .iso8601)
         let clock = ManualClock(start)
-        let healthy = Mutex(false)
+        let healthy = NIOLockedValueBox(false)
         let upstream = FakeUpstream { request in
             guard request.path == "models" else { return Reply.chatCompletion(content: "ok") }
-            return healthy.withLock { $0 } ? Reply.json(#"{"object":"list","data":[]}"#) : Reply.error(.unauthorized)
+            return healthy.withLockedValue { $0 } ? Reply.json(#"{"object":"list","data":[]}"#) : Reply.error(.unauthorized)
         }
         try await GatewayHarness.run(upstream: upstream, clock: clock) {
             modelConfig([
@@ -270,7 +270,7 @@ struct HealthCheckTests {
             #expect(check.path == "models", "a GET: the fake serves models for GET only")
             #expect(check.header("authorization") == "Bearer key-listed")
             #expect(check.header("x-switchyard-health-check") == "1")
-            healthy.withLock { $0 = true }
+            healthy.withLockedValue { $0 = true }
             clock.advance(to: start.addingTimeInterval(60))
             #expect(await eventually { await circuit() == "closed" })
             #expect(upstream.requests(to: "listed").count == 2)

@@ -3,7 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 /// What a client connection can make the gateway hold, and what happens when a client leaves early.
@@ -163,20 +163,20 @@ struct ClientConnectionTests {
     /// zero, every request has exactly one log line, and every upstream request still running was cancelled.
     @Test func clientsThatLeaveAtAnyStageLeaveNothingBehind() async throws {
         let clients = 200
-        let stages = Locked<[String: Stage]>([:])
-        let reached = Locked<Set<String>>([])
-        let requestTasks = Locked<[String: Task<Void, any Error>]>([:])
-        let upstreamRef = Locked<FakeUpstream?>(nil)
+        let stages = NIOLockedValueBox<[String: Stage]>([:])
+        let reached = NIOLockedValueBox<Set<String>>([])
+        let requestTasks = NIOLockedValueBox<[String: Task<Void, any Error>]>([:])
+        let upstreamRef = NIOLockedValueBox<FakeUpstream?>(nil)
         let upstream = FakeUpstream(noticesAbandonment: true) { request in
             let id = request.header("x-client") ?? ""
-            let stage = stages.withLock { $0[id] } ?? .beforeHeaders
+            let stage = stages.withLockedValue { $0[id] } ?? .beforeHeaders
             switch stage {
             case .beforeHeaders:
-                reached.withLock { _ = $0.insert(id) }
+                reached.withLockedValue { _ = $0.insert(id) }
                 try await Task.sleep(for: .seconds(30))  // cancelled when the gateway gives up
                 return Reply.chatCompletion(content: "too late")
             case .duringBackoff:
-                reached.withLock { _ = $0.insert(id) }
+                reached.withLockedValue { _ = $0.insert(id) }
                 // The client leaves the moment its 503 is out, from here rather than from its own polling task: the
                 // backoff lasts 2.5-5 s, and on a busy machine that task was once late by more than that.
                 return Response(
@@ -184,7 +184,7 @@ struct ClientConnectionTests {
                     body: ResponseBody { writer in
                         try await writer.write(ByteBuffer(string: #"{"error":{"message":"busy","type":"upstream"}}"#))
                         try await writer.finish(nil)
-                        requestTasks.withLock { $0[id] }?.cancel()
+                        requestTasks.withLockedValue { $0[id] }?.cancel()
                     })
             case .beforeFirstEvent, .midStream:
                 // Keep-alive comments (which must not commit the stream) or content, until the write fails.
@@ -194,17 +194,17 @@ struct ClientConnectionTests {
                     body: ResponseBody { writer in
                         for _ in 0..<1500 {
                             do { try await writer.write(ByteBuffer(string: event)) } catch {
-                                upstreamRef.withLock { $0 }?.abandon(request)
+                                upstreamRef.withLockedValue { $0 }?.abandon(request)
                                 throw error
                             }
-                            if stage == .beforeFirstEvent { reached.withLock { _ = $0.insert(id) } }
+                            if stage == .beforeFirstEvent { reached.withLockedValue { _ = $0.insert(id) } }
                             try await Task.sleep(for: .milliseconds(100))
                         }
                         try await writer.finish(nil)
                     })
             }
         }
-        upstreamRef.withLock { $0 = upstream }
+        upstreamRef.withLockedValue { $0 = upstream }
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig(
                 [providerJSON("p", endpoint: upstream.endpoint("p"), retry: 1)],
@@ -220,7 +220,7 @@ struct ClientConnectionTests {
                 for index in 0..<clients {
                     let id = "c\(index)"
                     let stage = Stage(rawValue: index % Stage.allCases.count)!
-                    stages.withLock { $0[id] = stage }
+                    stages.withLockedValue { $0[id] = stage }
                     group.addTask {
                         let request = Task {
                             var outbound = HTTPClientRequest(url: client.baseURL + "/v1/chat/completions")
@@ -232,14 +232,14 @@ struct ClientConnectionTests {
                             var reader = StreamReader(response)
                             try await reader.read(until: "\"x\"")
                             // A mid-stream client has reached its stage once it holds content.
-                            reached.withLock { _ = $0.insert(id) }
+                            reached.withLockedValue { _ = $0.insert(id) }
                             try await Task.sleep(for: .seconds(30))
                         }
-                        requestTasks.withLock { $0[id] = request }
+                        requestTasks.withLockedValue { $0[id] = request }
                         // Leave once the stage is reached (a client that left before the upstream saw its request would
                         // test nothing), or after 60 s: on a busy machine 200 streams take a while to get going.
                         let deadline = ContinuousClock.now + .seconds(60)
-                        while !reached.withLock({ $0.contains(id) }), ContinuousClock.now < deadline {
+                        while !reached.withLockedValue({ $0.contains(id) }), ContinuousClock.now < deadline {
                             try await Task.sleep(for: .milliseconds(10))
                         }
                         request.cancel()
@@ -248,12 +248,12 @@ struct ClientConnectionTests {
                 }
                 try await group.waitForAll()
             }
-            #expect(reached.withLock { $0.count } == clients, "every client reached its stage; not: \(stages.withLock { s in reached.withLock { r in s.filter { !r.contains($0.key) }.map { "\($0.key):\($0.value)" } } })")
+            #expect(reached.withLockedValue { $0.count } == clients, "every client reached its stage; not: \(stages.withLockedValue { s in reached.withLockedValue { r in s.filter { !r.contains($0.key) }.map { "\($0.key):\($0.value)" } } })")
 
             let logFile = client.configFile.deletingLastPathComponent().appendingPathComponent("logs/requests.log")
             var gauges: (inFlight: Double?, streams: Double?) = (nil, nil)
             var lines: [String] = []
-            let shouldBeCancelled = Set(stages.withLock { $0.filter { $0.value != .duringBackoff }.map(\.key) })
+            let shouldBeCancelled = Set(stages.withLockedValue { $0.filter { $0.value != .duringBackoff }.map(\.key) })
             var cancelled: Set<String> = []
             let deadline = ContinuousClock.now + .seconds(30)
             repeat {
@@ -275,23 +275,10 @@ struct ClientConnectionTests {
 
             // Every upstream request still running when its client left was cancelled; none was retried.
             #expect(shouldBeCancelled.subtracting(cancelled).isEmpty, "not cancelled: \(shouldBeCancelled.subtracting(cancelled))")
-            for (id, stage) in stages.withLock({ $0 }) where stage == .duringBackoff {
+            for (id, stage) in stages.withLockedValue({ $0 }) where stage == .duringBackoff {
                 #expect(upstream.requests.filter { $0.header("x-client") == id }.count == 1, "no retry after the client left")
             }
         }
-    }
-}
-
-/// A value shared between a test and the tasks it starts.
-final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-
-    init(_ value: Value) {
-        mutex = Mutex(value)
-    }
-
-    func withLock<Result>(_ body: (inout Value) -> Result) -> Result {
-        mutex.withLock { body(&$0) }
     }
 }
 

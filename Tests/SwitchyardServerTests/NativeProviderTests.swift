@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Foundation
 import Testing
 
@@ -141,11 +142,11 @@ struct NativeProviderTests {
 
     @Test("GigaChat's access token is fetched once, shared, and refreshed once when the upstream refuses it")
     func gigaChatTokensAreCachedAndRefreshedOnce() async throws {
-        let tokens = Locked(0)
-        let refusedOnce = Locked(false)
+        let tokens = NIOLockedValueBox(0)
+        let refusedOnce = NIOLockedValueBox(false)
         let upstream = FakeUpstream { request in
             if request.path == "oauth" {
-                let number = tokens.withLock { count -> Int in
+                let number = tokens.withLockedValue { count -> Int in
                     count += 1
                     return count
                 }
@@ -153,7 +154,7 @@ struct NativeProviderTests {
                 return Reply.json(#"{"access_token":"token-\#(number)","expires_at":\#(expires)}"#)
             }
             if request.header("authorization") == "Bearer token-1", request.bodyString.contains("refuse") {
-                if !refusedOnce.withLock({ refused -> Bool in
+                if !refusedOnce.withLockedValue({ refused -> Bool in
                     defer { refused = true }
                     return refused
                 }) {
@@ -173,7 +174,7 @@ struct NativeProviderTests {
             async let second = client.post("/v1/chat/completions", chatBody())
             let replies = try await [first, second]
             #expect(replies.allSatisfy { $0.status == 200 && $0.content == "Привет" })
-            #expect(tokens.withLock { $0 } == 1, "concurrent requests share one token")
+            #expect(tokens.withLockedValue { $0 } == 1, "concurrent requests share one token")
             let oauth = try #require(upstream.requests.first { $0.path == "oauth" })
             #expect(oauth.header("authorization") == "Basic auth-key")
             #expect(oauth.bodyString == "scope=GIGACHAT_API_PERS")
@@ -181,7 +182,7 @@ struct NativeProviderTests {
 
             let refused = try await client.post("/v1/chat/completions", chatBody(content: "refuse"))
             #expect(refused.status == 200)
-            #expect(tokens.withLock { $0 } == 2, "a refused token is replaced once")
+            #expect(tokens.withLockedValue { $0 } == 2, "a refused token is replaced once")
             #expect(upstream.requests.last?.header("authorization") == "Bearer token-2")
         }
     }

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -192,7 +193,7 @@ extension ObservabilityTests {
     }
 
     @Test func openAccessOnAPublicAddressIsWarnedAboutAtStartAndOnReload() async throws {
-        let lines = Locked<[String]>([])
+        let lines = NIOLockedValueBox<[String]>([])
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let configFile = directory.appendingPathComponent("provider.json")
@@ -203,24 +204,24 @@ extension ObservabilityTests {
             files: UsageFiles(dataDirectory: directory.path, timeZone: TimeZone(identifier: "UTC")!), clock: SystemClock(),
             logger: logger, metrics: GatewayMetrics(), listenHost: "0.0.0.0"
         )
-        #expect(lines.withLock { $0 }.filter { $0.contains("/v1 has no api_key") }.count == 1)
+        #expect(lines.withLockedValue { $0 }.filter { $0.contains("/v1 has no api_key") }.count == 1)
         _ = try state.reload(trigger: "config file changed")
-        #expect(lines.withLock { $0 }.filter { $0.contains("/v1 has no api_key") }.count == 2)
+        #expect(lines.withLockedValue { $0 }.filter { $0.contains("/v1 has no api_key") }.count == 2)
 
-        let loopback = Locked<[String]>([])
+        let loopback = NIOLockedValueBox<[String]>([])
         _ = GatewayState(
             config: try ConfigLoader.load(file: configFile.path).config, configFile: configFile.path,
             files: UsageFiles(dataDirectory: directory.path, timeZone: TimeZone(identifier: "UTC")!), clock: SystemClock(),
             logger: Logger(label: "capture") { _ in CapturingLogHandler(lines: loopback) }, metrics: GatewayMetrics(),
             listenHost: "127.0.0.1"
         )
-        #expect(!loopback.withLock { $0 }.contains { $0.contains("/v1 has no api_key") })
+        #expect(!loopback.withLockedValue { $0 }.contains { $0.contains("/v1 has no api_key") })
     }
 }
 
 /// Keeps every message logged through it.
 struct CapturingLogHandler: LogHandler {
-    let lines: Locked<[String]>
+    let lines: NIOLockedValueBox<[String]>
     var logLevel: Logger.Level = .trace
     var metadata: Logger.Metadata = [:]
 
@@ -230,7 +231,7 @@ struct CapturingLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        lines.withLock { $0.append("\(event.level) \(event.message)") }
+        lines.withLockedValue { $0.append("\(event.level) \(event.message)") }
     }
 }
 
@@ -306,11 +307,11 @@ extension ObservabilityTests {
         for _ in 0..<64 { sink.write(line) }
         #expect(fileSize() == 64 * 1024)
 
-        let requests = Locked(0)
-        sink.handFullBuffers { requests.withLock { $0 += 1 } }
+        let requests = NIOLockedValueBox(0)
+        sink.handFullBuffers { requests.withLockedValue { $0 += 1 } }
         for _ in 0..<200 { sink.write(line) }
         #expect(fileSize() == 64 * 1024, "the writers do not touch the file")
-        #expect(requests.withLock { $0 } == 1, "one request per full buffer")
+        #expect(requests.withLockedValue { $0 } == 1, "one request per full buffer")
         sink.flush()
         #expect(fileSize() == 264 * 1024)
 

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 /// `/v1/responses` against fake upstreams on port 0: what reaches the provider, the event stream, kept responses
@@ -119,9 +119,9 @@ struct ResponsesTests {
 
     @Test("a session stays on its provider while it works, moves when it fails, and new sessions follow the weights")
     func sessionsStickToTheirProvider() async throws {
-        let failing = Mutex<Set<String>>([])
+        let failing = NIOLockedValueBox<Set<String>>([])
         let upstream = FakeUpstream { request in
-            failing.withLock { $0.contains(request.provider) } ? Reply.error(.serviceUnavailable) : Reply.chatCompletion(content: "ok")
+            failing.withLockedValue { $0.contains(request.provider) } ? Reply.error(.serviceUnavailable) : Reply.chatCompletion(content: "ok")
         }
         try await GatewayHarness.run(upstream: upstream) {
             modelConfig([
@@ -136,9 +136,9 @@ struct ResponsesTests {
             let first = try #require(try await provider("s1"))
             for _ in 0..<5 { #expect(try await provider("s1") == first) }
             let other = first == "a" ? "b" : "a"
-            failing.withLock { _ = $0.insert(first) }
+            failing.withLockedValue { _ = $0.insert(first) }
             #expect(try await provider("s1") == other, "the session fails over")
-            failing.withLock { $0.removeAll() }
+            failing.withLockedValue { $0.removeAll() }
             #expect(try await provider("s1") == other, "and stays where it moved")
             #expect(try await client.post("/admin/reload", "").status == 200)
             for _ in 0..<3 { #expect(try await provider("s1") == other, "a reload keeps sessions of providers that remain") }

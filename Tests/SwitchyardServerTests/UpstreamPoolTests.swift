@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOEmbedded
 import NIOPosix
+import NIOConcurrencyHelpers
 import Synchronization
 import SwitchyardCore
 import Testing
@@ -242,7 +243,7 @@ final class TestHTTPServer: Sendable {
     final class Counts: Sendable {
         let opened = Atomic(0)
         let closed = Atomic(0)
-        let children = Mutex<[any Channel]>([])
+        let children = NIOLockedValueBox<[any Channel]>([])
     }
 
     var port: Int { channel.localAddress?.port ?? 0 }
@@ -263,7 +264,7 @@ final class TestHTTPServer: Sendable {
         let channel = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 counts.opened.add(1, ordering: .relaxed)
-                counts.children.withLock { $0.append(channel) }
+                counts.children.withLockedValue { $0.append(channel) }
                 channel.closeFuture.whenComplete { _ in counts.closed.add(1, ordering: .relaxed) }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
@@ -276,7 +277,7 @@ final class TestHTTPServer: Sendable {
 
     /// Resets every accepted connection at once (RST, no FIN), synchronously: call on the connections' loop.
     func resetConnections() {
-        for child in counts.children.withLock({ $0 }) where child.isActive {
+        for child in counts.children.withLockedValue({ $0 }) where child.isActive {
             // On its own loop the option is set before this returns.
             _ = (child as? any SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0))
             child.close(promise: nil)

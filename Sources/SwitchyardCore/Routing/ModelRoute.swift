@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A provider as routing sees it: its configuration and its live state (usage, cooldown).
 public struct ProviderSlot: Sendable {
@@ -53,7 +53,7 @@ public final class ModelRoute: Sendable {
     /// Every header a request for this model may carry a client's own key in (lowercased), which is taken off its
     /// requests before they are forwarded.
     public let clientKeyHeaders: [String]
-    private let rotations: Mutex<[SmoothWeightedRoundRobin]>
+    private let rotations: NIOLockedValueBox<[SmoothWeightedRoundRobin]>
 
     public init(_ model: ModelConfig, states: [ProviderKey: ProviderState]) {
         name = model.name
@@ -67,7 +67,7 @@ public final class ModelRoute: Sendable {
         let enabled = providers.filter(\.config.enabled)
         let priorities = Set(enabled.map(\.config.priority)).sorted()
         tiers = priorities.map { priority in enabled.filter { $0.config.priority == priority } }
-        rotations = Mutex(tiers.map { SmoothWeightedRoundRobin(weights: $0.map(\.config.weight)) })
+        rotations = NIOLockedValueBox(tiers.map { SmoothWeightedRoundRobin(weights: $0.map(\.config.weight)) })
         clientKeyHeaders = Array(Set([ClientKeyOverride.defaultHeader] + model.providers.map(\.clientKeyHeader))).sorted()
     }
 
@@ -78,7 +78,7 @@ public final class ModelRoute: Sendable {
 
     /// Picks a provider of `tier` among the candidates, advancing that tier's rotation.
     func pick(tier: Int, candidates: [Bool]) -> Int? {
-        rotations.withLock { $0[tier].next { candidates[$0] } }
+        rotations.withLockedValue { $0[tier].next { candidates[$0] } }
     }
 
     public func makePlan() -> RoutePlan {
@@ -88,7 +88,7 @@ public final class ModelRoute: Sendable {
     /// A plan that picks as the next request's would, on a copy of the rotations: going through it changes
     /// nothing (for explaining the order).
     public func makePreviewPlan() -> RoutePlan {
-        RoutePlan(route: self, rotations: rotations.withLock { $0 })
+        RoutePlan(route: self, rotations: rotations.withLockedValue { $0 })
     }
 }
 

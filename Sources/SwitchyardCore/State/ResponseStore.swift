@@ -1,6 +1,6 @@
 import Dispatch
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The stored responses `previous_response_id` refers to: in memory, bounded by count, bytes and age, and mirrored
 /// to one file per response (`<directory>/<id>.json`) when there is a directory.
@@ -9,7 +9,7 @@ import Synchronization
 /// `delete` change memory under the lock and queue the file operation on one serial queue, in the order the changes
 /// were made (queued under the lock, so a delete can never overtake the write it follows).
 public final class ResponseStore: Sendable {
-    private let contents: Mutex<Contents>
+    private let contents: NIOLockedValueBox<Contents>
     private let directory: String?
     private let clock: any GatewayClock
     private let reportProblem: @Sendable (String) -> Void
@@ -25,7 +25,7 @@ public final class ResponseStore: Sendable {
         directory: String?, limits: ResponseStoreLimits, clock: any GatewayClock,
         reportProblem: @escaping @Sendable (String) -> Void = { _ in }
     ) {
-        self.contents = Mutex(Contents(limits: limits))
+        self.contents = NIOLockedValueBox(Contents(limits: limits))
         self.directory = directory
         self.clock = clock
         self.reportProblem = reportProblem
@@ -43,7 +43,7 @@ public final class ResponseStore: Sendable {
     public func get(_ id: String, owner: String) -> StoredResponse? {
         guard StoredResponse.isValidID(id) else { return nil }
         let now = clock.now()
-        return contents.withLock { contents -> StoredResponse? in
+        return contents.withLockedValue { contents -> StoredResponse? in
             guard let response = contents.entries[id]?.response else { return nil }
             if contents.isExpired(response, now: now) {
                 contents.remove(id)
@@ -59,7 +59,7 @@ public final class ResponseStore: Sendable {
     public func delete(_ id: String, owner: String) -> Bool {
         guard StoredResponse.isValidID(id) else { return false }
         let now = clock.now()
-        return contents.withLock { contents -> Bool in
+        return contents.withLockedValue { contents -> Bool in
             guard let response = contents.entries[id]?.response, response.owner == owner else { return false }
             contents.remove(id)
             enqueue(.remove(id))
@@ -76,7 +76,7 @@ public final class ResponseStore: Sendable {
     /// New limits take effect at once: responses now expired or over them go.
     public func apply(limits: ResponseStoreLimits) {
         let now = clock.now()
-        contents.withLock { contents in
+        contents.withLockedValue { contents in
             contents.limits = limits
             contents.trim(now: now).forEach { enqueue(.remove($0)) }
         }
@@ -92,7 +92,7 @@ public final class ResponseStore: Sendable {
     private func store(_ response: StoredResponse, isOnDisk: Bool) {
         guard StoredResponse.isValidID(response.id) else { return }
         let now = clock.now()
-        contents.withLock { contents in
+        contents.withLockedValue { contents in
             let removed = contents.put(response, now: now)
             if !isOnDisk && !removed.contains(response.id) { enqueue(.write(response)) }
             removed.forEach { enqueue(.remove($0)) }
@@ -102,7 +102,7 @@ public final class ResponseStore: Sendable {
     /// Reads the contents after dropping what has expired.
     private func trimmed<Result: Sendable>(_ body: (Contents) -> Result) -> Result {
         let now = clock.now()
-        return contents.withLock { contents -> Result in
+        return contents.withLockedValue { contents -> Result in
             contents.trim(now: now).forEach { enqueue(.remove($0)) }
             return body(contents)
         }
@@ -233,7 +233,7 @@ public final class ResponseStore: Sendable {
 
     private func load(from directory: String) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        let maximumFileSize = contents.withLock { $0.limits.maximumBytes } + Self.fileOverhead
+        let maximumFileSize = contents.withLockedValue { $0.limits.maximumBytes } + Self.fileOverhead
         for name in names.sorted() {
             let path = (directory as NSString).appendingPathComponent(name)
             if UsageFiles.isTemporaryFile(name) {

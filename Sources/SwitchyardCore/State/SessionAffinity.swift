@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Which provider served each session's last request per model, so the next request of the session goes there
 /// too (and finds the provider's prompt cache warm).
@@ -11,11 +11,11 @@ public final class SessionAffinity: Sendable {
     /// Longer session ids from outside are treated as no session (and ignored here).
     public static let maximumSessionIDBytes = 256
 
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
     private let clock: any GatewayClock
 
     public init(maximumSessions: Int = 100_000, timeToLive: TimeInterval = 3600, clock: any GatewayClock) {
-        self.state = Mutex(State(maximumSessions: maximumSessions, timeToLive: timeToLive))
+        self.state = NIOLockedValueBox(State(maximumSessions: maximumSessions, timeToLive: timeToLive))
         self.clock = clock
     }
 
@@ -23,7 +23,7 @@ public final class SessionAffinity: Sendable {
     public func provider(session: String, model: String) -> String? {
         guard Self.isUsable(session) else { return nil }
         let now = clock.now()
-        return state.withLock { state -> String? in
+        return state.withLockedValue { state -> String? in
             let key = Key(session: session, model: model)
             guard let index = state.indices[key] else { return nil }
             if state.isExpired(state.nodes[index], now: now) {
@@ -39,7 +39,7 @@ public final class SessionAffinity: Sendable {
     public func record(session: String, model: String, provider: String) {
         guard Self.isUsable(session) else { return }
         let now = clock.now()
-        state.withLock { state in
+        state.withLockedValue { state in
             state.record(Key(session: session, model: model), provider: provider, now: now)
         }
     }
@@ -47,7 +47,7 @@ public final class SessionAffinity: Sendable {
     /// Live sessions per model and provider (for /admin/stats).
     public func counts() -> [String: [String: Int]] {
         let now = clock.now()
-        return state.withLock { state -> [String: [String: Int]] in
+        return state.withLockedValue { state -> [String: [String: Int]] in
             var counts: [String: [String: Int]] = [:]
             for index in state.indices.values where !state.isExpired(state.nodes[index], now: now) {
                 counts[state.nodes[index].key.model, default: [:]][state.nodes[index].provider, default: 0] += 1
@@ -57,7 +57,7 @@ public final class SessionAffinity: Sendable {
     }
 
     public func apply(timeToLive: TimeInterval) {
-        state.withLock { $0.timeToLive = timeToLive }
+        state.withLockedValue { $0.timeToLive = timeToLive }
     }
 
     private static func isUsable(_ session: String) -> Bool {

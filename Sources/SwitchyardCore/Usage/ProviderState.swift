@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// State of one (model, provider) that outlives config snapshots: its usage counter, its cooldown and its circuit
 /// breaker.
@@ -21,9 +21,9 @@ public final class ProviderState: Sendable {
 
     public let key: ProviderKey
     public let usage: UsageCounter
-    private let health = Mutex(Health())
+    private let health = NIOLockedValueBox(Health())
     /// The counters of pool keys with their own `rate_limit`, by key.
-    private let keyUsage = Mutex<[String: UsageCounter]>([:])
+    private let keyUsage = NIOLockedValueBox<[String: UsageCounter]>([:])
 
     public init(key: ProviderKey, usage: UsageCounter) {
         self.key = key
@@ -34,7 +34,7 @@ public final class ProviderState: Sendable {
     /// was not cooling down before.
     @discardableResult
     public func coolDown(until: Date, status: Int, now: Date) -> Bool {
-        health.withLock { health in
+        health.withLockedValue { health in
             let started = Self.activeCooldown(&health, now: now) == nil
             health.recovering = true
             if let existing = health.cooldown, existing.until > until { return started }
@@ -45,7 +45,7 @@ public final class ProviderState: Sendable {
 
     /// A request was served: true the first time after a cooldown.
     public func recovered() -> Bool {
-        health.withLock { health in
+        health.withLockedValue { health in
             defer { health.recovering = false }
             return health.recovering
         }
@@ -53,12 +53,12 @@ public final class ProviderState: Sendable {
 
     /// The active cooldown, if any.
     public func cooldown(now: Date) -> Cooldown? {
-        health.withLock { Self.activeCooldown(&$0, now: now) }
+        health.withLockedValue { Self.activeCooldown(&$0, now: now) }
     }
 
     /// Why the provider must be passed over now (cooling down, every key out, circuit open), or nil.
     func unavailability(now: Date, provider: ProviderConfig) -> ProviderAvailability? {
-        health.withLock { health in
+        health.withLockedValue { health in
             if let cooldown = Self.activeCooldown(&health, now: now) { return .coolingDown(until: cooldown.until) }
             if !provider.keyPool.isEmpty {
                 let keys = health.keys.soonestUsable(provider.keyPool, now: now)
@@ -73,11 +73,11 @@ public final class ProviderState: Sendable {
 
     /// The key pool as it is now.
     public var keys: KeyPool {
-        health.withLock { $0.keys }
+        health.withLockedValue { $0.keys }
     }
 
     public func selectKey(for provider: ProviderConfig, affinity: UInt64?, tried: Set<Int>, now: Date) -> Int? {
-        health.withLock {
+        health.withLockedValue {
             $0.keys.select(provider.keyPool, strategy: provider.keyStrategy, affinity: affinity, tried: tried, now: now)
         }
     }
@@ -85,7 +85,7 @@ public final class ProviderState: Sendable {
     public func keyFailed(_ key: String, status: Int, retryAfter: Double?, now: Date, provider: ProviderConfig, cooldownSeconds: Double)
         -> KeyPool.Change?
     {
-        health.withLock {
+        health.withLockedValue {
             $0.keys.failed(
                 key, status: status, retryAfter: retryAfter, now: now, cooldownSeconds: cooldownSeconds,
                 disabledRetrySeconds: provider.disabledKeyRetrySeconds
@@ -94,7 +94,7 @@ public final class ProviderState: Sendable {
     }
 
     public func keyServed(_ key: String) {
-        health.withLock { $0.keys.served(key) }
+        health.withLockedValue { $0.keys.served(key) }
     }
 
     private static func activeCooldown(_ health: inout Health, now: Date) -> Cooldown? {
@@ -108,17 +108,17 @@ public final class ProviderState: Sendable {
 
     /// The usage counter of a pool key with its own quota.
     public func keyCounter(for key: String) -> UsageCounter? {
-        keyUsage.withLock { $0[key] }
+        keyUsage.withLockedValue { $0[key] }
     }
 
     public var keyCounters: [UsageCounter] {
-        keyUsage.withLock { Array($0.values) }
+        keyUsage.withLockedValue { Array($0.values) }
     }
 
     /// Keeps the counters of the limited keys of `keys` that it has, makes the others with `make`, and lets go of
     /// those of keys no longer limited (their files keep what was last saved).
     func adoptKeyCounters(_ keys: [UpstreamKey], model: String, provider: String, make: (ProviderKey) -> UsageCounter) {
-        keyUsage.withLock { counters in
+        keyUsage.withLockedValue { counters in
             var kept: [String: UsageCounter] = [:]
             for key in keys where key.rateLimit != nil {
                 let usageKey = key.usageKey(model: model, provider: provider)
@@ -134,23 +134,23 @@ public final class ProviderState: Sendable {
 
     /// The circuit breaker as it is now.
     public var breaker: CircuitBreaker {
-        health.withLock { $0.breaker }
+        health.withLockedValue { $0.breaker }
     }
 
     public func admit(now: Date, bypassing: Bool, config: CircuitBreakerConfig)
         -> (CircuitBreaker.Admission, CircuitBreaker.Transition?)
     {
-        health.withLock { $0.breaker.admit(now: now, bypassing: bypassing, config: config) }
+        health.withLockedValue { $0.breaker.admit(now: now, bypassing: bypassing, config: config) }
     }
 
     public func recordCheck(passed: Bool, now: Date, config: CircuitBreakerConfig) -> CircuitBreaker.Transition? {
-        health.withLock { $0.breaker.recordCheck(passed: passed, now: now, config: config) }
+        health.withLockedValue { $0.breaker.recordCheck(passed: passed, now: now, config: config) }
     }
 
     public func record(_ outcome: CircuitBreaker.Outcome, probe: Bool, now: Date, config: CircuitBreakerConfig)
         -> CircuitBreaker.Transition?
     {
-        health.withLock { $0.breaker.record(outcome, probe: probe, now: now, config: config) }
+        health.withLockedValue { $0.breaker.record(outcome, probe: probe, now: now, config: config) }
     }
 }
 
@@ -165,7 +165,7 @@ public final class ProviderStates: Sendable {
         var retired: [ProviderKey: ProviderState] = [:]
     }
 
-    private let members = Mutex(Members())
+    private let members = NIOLockedValueBox(Members())
 
     public init() {}
 
@@ -174,7 +174,7 @@ public final class ProviderStates: Sendable {
     public func adopt(_ config: GatewayConfig, makeCounter: (ProviderKey) -> UsageCounter)
         -> (current: [ProviderKey: ProviderState], removed: [ProviderState])
     {
-        members.withLock { members in
+        members.withLockedValue { members in
             var current: [ProviderKey: ProviderState] = [:]
             for model in config.models {
                 for provider in model.providers {
@@ -194,12 +194,12 @@ public final class ProviderStates: Sendable {
 
     /// Current and retired states (every counter that may still need saving).
     public var all: [ProviderState] {
-        members.withLock { Array($0.current.values) + Array($0.retired.values) }
+        members.withLockedValue { Array($0.current.values) + Array($0.retired.values) }
     }
 
     /// Lets go of retired states whose counters have nothing left to settle or save.
     public func releaseQuiescentRetired() {
-        members.withLock { members in
+        members.withLockedValue { members in
             members.retired = members.retired.filter { !$0.value.usage.isQuiescent }
         }
     }

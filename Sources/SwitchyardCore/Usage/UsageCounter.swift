@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Requests and tokens one provider of one model has used in the current quota period.
 public struct UsageSnapshot: Sendable, Equatable {
@@ -35,25 +35,25 @@ public final class UsageCounter: Sendable {
     }
 
     public let key: ProviderKey
-    private let state: Mutex<State>
-    private let loadError: Mutex<String?>
+    private let state: NIOLockedValueBox<State>
+    private let loadError: NIOLockedValueBox<String?>
 
     /// - Parameter loadError: why the persisted counter could not be read; while set, the counter is not persisted
     ///   (the unreadable file is left for the operator instead of being overwritten with fresh counts).
     public init(key: ProviderKey, usage: UsageSnapshot, loadError: String? = nil) {
         self.key = key
-        self.state = Mutex(State(usage: usage))
-        self.loadError = Mutex(loadError)
+        self.state = NIOLockedValueBox(State(usage: usage))
+        self.loadError = NIOLockedValueBox(loadError)
     }
 
-    public var snapshot: UsageSnapshot { state.withLock { $0.usage } }
+    public var snapshot: UsageSnapshot { state.withLockedValue { $0.usage } }
 
-    public var persistenceError: String? { loadError.withLock { $0 } }
+    public var persistenceError: String? { loadError.withLockedValue { $0 } }
 
     /// Whether the counter is at or over a limit (without reserving anything).
     public func isExhausted(_ limits: RateLimitConfig?) -> Bool {
         guard let limits else { return false }
-        return state.withLock { Self.exhausted($0.usage, limits) }
+        return state.withLockedValue { Self.exhausted($0.usage, limits) }
     }
 
     private static func exhausted(_ usage: UsageSnapshot, _ limits: RateLimitConfig) -> Bool {
@@ -64,7 +64,7 @@ public final class UsageCounter: Sendable {
 
     /// Counts one request if the limits allow it; nil when the provider is at or over a limit.
     public func reserve(_ limits: RateLimitConfig?) -> UsageLease? {
-        state.withLock { state in
+        state.withLockedValue { state in
             if let limits, Self.exhausted(state.usage, limits) { return nil }
             state.usage.requests += 1
             state.dirty = true
@@ -75,14 +75,14 @@ public final class UsageCounter: Sendable {
 
     /// True for the first caller of a period (reset to reset): a refused request reports the exhausted quota once.
     public func claimExhaustionReport() -> Bool {
-        state.withLock { state in
+        state.withLockedValue { state in
             defer { state.exhaustionReported = true }
             return !state.exhaustionReported
         }
     }
 
     fileprivate func release(period: Int) {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.openLeases -= 1
             guard state.period == period, state.usage.requests > 0 else { return }
             state.usage.requests -= 1
@@ -91,7 +91,7 @@ public final class UsageCounter: Sendable {
     }
 
     fileprivate func settle(_ usage: TokenUsage?) {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.openLeases -= 1
             guard let usage, usage.totalTokens > 0 else { return }
             state.usage.tokens = Self.saturatingSum(state.usage.tokens, usage.totalTokens)
@@ -105,7 +105,7 @@ public final class UsageCounter: Sendable {
     /// Whether every lease has been settled or released and every change saved: a counter of a provider that a
     /// reload removed can then be let go.
     public var isQuiescent: Bool {
-        state.withLock { $0.openLeases == 0 && !$0.dirty }
+        state.withLockedValue { $0.openLeases == 0 && !$0.dirty }
     }
 
     private static func saturatingSum(_ a: Int, _ b: Int) -> Int {
@@ -115,7 +115,7 @@ public final class UsageCounter: Sendable {
 
     /// Starts a new period at `date`.
     public func reset(at date: Date) {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.usage = UsageSnapshot(lastReset: date)
             state.period += 1
             state.exhaustionReported = false
@@ -127,7 +127,7 @@ public final class UsageCounter: Sendable {
     /// when the persisted file could not be read.
     public func takeChanges() -> UsageSnapshot? {
         guard persistenceError == nil else { return nil }
-        return state.withLock { state in
+        return state.withLockedValue { state in
             guard state.dirty else { return nil }
             state.dirty = false
             return state.usage
@@ -136,16 +136,16 @@ public final class UsageCounter: Sendable {
 
     /// Marks the counts as changed again (a write failed and must be retried).
     public func markChanged() {
-        state.withLock { $0.dirty = true }
+        state.withLockedValue { $0.dirty = true }
     }
 
     /// Clears a load error once the file is readable (or gone) again, adopting its counts.
     public func recover(_ usage: UsageSnapshot) {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.usage = usage
             state.dirty = false
         }
-        loadError.withLock { $0 = nil }
+        loadError.withLockedValue { $0 = nil }
     }
 }
 

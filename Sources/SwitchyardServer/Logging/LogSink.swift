@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Where log lines go: optionally stderr, and optionally a file rotated by size (`gateway.log`, `gateway.log.1`,
 /// …). Lines are buffered in memory and written by `flush()`, which the log flush service calls every 100 ms and
@@ -21,9 +21,9 @@ public final class LogSink: Sendable {
         var spare: [UInt8] = []
     }
 
-    private let buffer = Mutex(Buffer())
+    private let buffer = NIOLockedValueBox(Buffer())
     /// The open file; its lock also keeps flushes in order.
-    private let output = Mutex(Output())
+    private let output = NIOLockedValueBox(Output())
     private let path: String?
     private let maximumBytes: Int
     private let keptFiles: Int
@@ -46,7 +46,7 @@ public final class LogSink: Sendable {
 
     public func write(_ line: [UInt8]) {
         enum Next { case nothing, request(@Sendable () -> Void), flushHere }
-        let next = buffer.withLock { buffer -> Next in
+        let next = buffer.withLockedValue { buffer -> Next in
             buffer.bytes.append(contentsOf: line)
             guard buffer.bytes.count >= Self.bufferLimit else { return .nothing }
             guard let requestFlush = buffer.requestFlush, buffer.bytes.count < Self.writerFlushLimit else {
@@ -66,14 +66,14 @@ public final class LogSink: Sendable {
     /// A full buffer is handed to `requestFlush`, once per fill, instead of being written out by its writer (nil:
     /// by the writer again).
     func handFullBuffers(to requestFlush: (@Sendable () -> Void)?) {
-        buffer.withLock { $0.requestFlush = requestFlush }
+        buffer.withLockedValue { $0.requestFlush = requestFlush }
     }
 
     /// Writes the buffered lines out.
     public func flush() {
-        output.withLock { output in
+        output.withLockedValue { output in
             var pending = output.spare
-            buffer.withLock { buffer in
+            buffer.withLockedValue { buffer in
                 swap(&buffer.bytes, &pending)
                 buffer.flushRequested = false
             }

@@ -1,11 +1,11 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 import SwitchyardCore
 
 /// UTC timestamps with milliseconds, e.g. `2026-11-22T03:12:00.123Z`. The part up to the second is kept from the
 /// last line: most lines fall in the same second as the one before.
 enum LogTime {
-    private static let lastSecond = Mutex<(second: Int, text: [UInt8])>((-1, []))
+    private static let lastSecond = NIOLockedValueBox<(second: Int, text: [UInt8])>((-1, []))
 
     static func appendNow(to bytes: inout [UInt8]) {
         var time = timespec()
@@ -20,7 +20,7 @@ enum LogTime {
     }
 
     private static func append(seconds: Int, milliseconds: Int, to bytes: inout [UInt8]) {
-        bytes += lastSecond.withLock { last in
+        bytes += lastSecond.withLockedValue { last in
             if last.second != seconds {
                 last.second = seconds
                 last.text.removeAll(keepingCapacity: true)

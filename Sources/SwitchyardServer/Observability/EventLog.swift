@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 import SwitchyardCore
 
 /// The activity log: every key, routing and config event as one JSON line in `<log-dir>/events.log` (written off
@@ -7,7 +7,7 @@ import SwitchyardCore
 /// `GET /admin/events`.
 final class EventLog: Sendable {
     static let kept = 2000
-    private let ring = Mutex(EventRing(capacity: kept))
+    private let ring = NIOLockedValueBox(EventRing(capacity: kept))
     /// nil: memory only.
     let sink: LogSink?
 
@@ -16,7 +16,7 @@ final class EventLog: Sendable {
     }
 
     func record(_ event: GatewayEvent) {
-        ring.withLock { $0.append(event) }
+        ring.withLockedValue { $0.append(event) }
         guard let sink else { return }
         var line = Self.line(event)
         line.append(UInt8(ascii: "\n"))
@@ -24,7 +24,7 @@ final class EventLog: Sendable {
     }
 
     func newest(matching query: EventQuery) -> [GatewayEvent] {
-        ring.withLock { $0.newest(matching: query) }
+        ring.withLockedValue { $0.newest(matching: query) }
     }
 
     /// `{time, action, model, provider, key, status, detail, request_id}`, absent values as null.

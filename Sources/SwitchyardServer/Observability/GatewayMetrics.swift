@@ -2,7 +2,7 @@ import CoreMetrics
 import Metrics
 import Foundation
 import Prometheus
-import Synchronization
+import NIOConcurrencyHelpers
 import SwitchyardCore
 
 /// Switchyard's metrics, through swift-metrics into a Prometheus registry owned by the gateway (never the global
@@ -14,7 +14,7 @@ final class GatewayMetrics: Sendable {
     private let openStreams: Meter
     private let overhead: CoreMetrics.Timer
     /// Metrics with per-(model, provider) labels, made once per label set.
-    private let handles = Mutex<[HandleKey: AnyObject]>([:])
+    private let handles = NIOLockedValueBox<[HandleKey: any AnyObject & Sendable]>([:])
 
     /// A metric and its label values, kept apart so a lookup builds no strings.
     private struct HandleKey: Hashable {
@@ -55,8 +55,8 @@ final class GatewayMetrics: Sendable {
         .seconds(30), .seconds(60), .seconds(120),
     ]
 
-    private func handle<Metric: AnyObject>(_ key: HandleKey, make: (String, [(String, String)]) -> Metric) -> Metric {
-        handles.withLock { handles in
+    private func handle<Metric: AnyObject & Sendable>(_ key: HandleKey, make: (String, [(String, String)]) -> Metric) -> Metric {
+        handles.withLockedValue { handles in
             if let existing = handles[key] as? Metric { return existing }
             let metric = make(key.label, key.dimensions)
             handles[key] = metric
@@ -79,7 +79,7 @@ final class GatewayMetrics: Sendable {
     /// Removes every series of `providers` (after a reload dropped them), so scrapes stop reporting them.
     func forget(_ providers: Set<ProviderKey>) {
         guard !providers.isEmpty else { return }
-        let gone = handles.withLock { handles -> [AnyObject] in
+        let gone = handles.withLockedValue { handles -> [any AnyObject & Sendable] in
             let keys = handles.keys.filter { providers.contains(ProviderKey(model: $0.model, provider: $0.provider)) }
             return keys.compactMap { handles.removeValue(forKey: $0) }
         }

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 import SwitchyardCore
 
 /// What one `/v1` request did, collected as it runs (by the handler, then by the stream relay) and written once
@@ -35,7 +35,7 @@ final class RequestTrace: Sendable {
     let started = ContinuousClock.now
     let startedAt = Date()
     let clientKeyFingerprint: String?
-    private let record = Mutex(Record())
+    private let record = NIOLockedValueBox(Record())
 
     init(id: String, method: String, path: String, clientKey: String?) {
         self.id = id
@@ -59,14 +59,14 @@ final class RequestTrace: Sendable {
     var elapsed: Duration { ContinuousClock.now - started }
 
     func request(model: String, stream: Bool) {
-        record.withLock {
+        record.withLockedValue {
             $0.model = model
             $0.stream = stream
         }
     }
 
     func attempt(provider: String, result: String, latency: Duration) {
-        record.withLock {
+        record.withLockedValue {
             $0.attempts.append(Attempt(provider: provider, result: result, latency: latency))
             $0.upstreamTime += latency
         }
@@ -74,7 +74,7 @@ final class RequestTrace: Sendable {
 
     /// The provider whose answer the client gets.
     func served(by provider: String, usage: TokenUsage?) {
-        record.withLock {
+        record.withLockedValue {
             $0.provider = provider
             $0.usage = usage
         }
@@ -82,23 +82,23 @@ final class RequestTrace: Sendable {
 
     /// A stream was committed: the relay finishes the trace when the stream ends.
     func streaming(from provider: String) {
-        record.withLock {
+        record.withLockedValue {
             $0.provider = provider
             $0.relaying = true
             $0.handedOverAfter = ContinuousClock.now - started
         }
     }
 
-    var isRelaying: Bool { record.withLock { $0.relaying } }
+    var isRelaying: Bool { record.withLockedValue { $0.relaying } }
 
     func firstByteSent(at instant: ContinuousClock.Instant) {
-        record.withLock { record in
+        record.withLockedValue { record in
             if record.timeToFirstByte == nil { record.timeToFirstByte = instant - started }
         }
     }
 
     func streamEnded(outcome: String, usage: TokenUsage?) {
-        record.withLock {
+        record.withLockedValue {
             $0.streamOutcome = outcome
             $0.usage = usage
         }
@@ -107,7 +107,7 @@ final class RequestTrace: Sendable {
     /// A snapshot for the request log and metrics; nil if the trace was already finished.
     func finish(status: Int) -> Summary? {
         let total = elapsed
-        return record.withLock { record -> Summary? in
+        return record.withLockedValue { record -> Summary? in
             guard !record.finished else { return nil }
             record.finished = true
             let handedOver = record.handedOverAfter ?? total

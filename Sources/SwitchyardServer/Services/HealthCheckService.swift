@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import ServiceLifecycle
-import Synchronization
+import NIOConcurrencyHelpers
 import SwitchyardCore
 
 /// Checks every provider that has a `health_check`, in the background: once at start, then every

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 import SwitchyardCore
 
 /// The health of every outbound proxy, shared by all event loops: requests are spread over the usable proxies of
@@ -28,7 +28,7 @@ final class OutboundProxies: Sendable {
         var turn = 0
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
     private let clock: any GatewayClock
     /// How long an unchecked proxy stays out (`cooldown_seconds`).
     private let cooldown: @Sendable () -> Double
@@ -46,14 +46,14 @@ final class OutboundProxies: Sendable {
 
     /// The proxies health checks now cover.
     func checking(_ proxies: Set<OutboundProxy>) {
-        state.withLock { $0.checked = proxies }
+        state.withLockedValue { $0.checked = proxies }
     }
 
     /// Which way a provider's next request goes.
     func choose(_ settings: ProxySettings) -> Choice {
         guard !settings.proxies.isEmpty else { return .direct }
         let now = clock.now()
-        let picked = state.withLock { state -> OutboundProxy? in
+        let picked = state.withLockedValue { state -> OutboundProxy? in
             let usable = settings.proxies.filter { Self.isUsable(state.health[$0], now: now) }
             guard !usable.isEmpty else { return nil }
             state.turn &+= 1
@@ -65,7 +65,7 @@ final class OutboundProxies: Sendable {
 
     func health(of proxy: OutboundProxy) -> Health {
         let now = clock.now()
-        return state.withLock { state in
+        return state.withLockedValue { state in
             guard let health = state.health[proxy], !Self.isUsable(health, now: now) else { return Health() }
             return health
         }
@@ -75,7 +75,7 @@ final class OutboundProxies: Sendable {
     func failed(_ proxy: OutboundProxy, reason: String) {
         let now = clock.now()
         let seconds = cooldown()
-        let newlyOut = state.withLock { state -> Bool in
+        let newlyOut = state.withLockedValue { state -> Bool in
             let wasUsable = Self.isUsable(state.health[proxy], now: now)
             let until = state.checked.contains(proxy) ? nil : now.addingTimeInterval(seconds)
             state.health[proxy] = Health(outSince: now, reason: reason, outUntil: until)
@@ -88,7 +88,7 @@ final class OutboundProxies: Sendable {
     func checked(_ proxy: OutboundProxy, failure: String?) {
         if let failure { return failed(proxy, reason: "health check failed (\(failure))") }
         let now = clock.now()
-        let cameBack = state.withLock { state -> Bool in
+        let cameBack = state.withLockedValue { state -> Bool in
             let wasOut = !Self.isUsable(state.health[proxy], now: now)
             state.health[proxy] = nil
             return wasOut

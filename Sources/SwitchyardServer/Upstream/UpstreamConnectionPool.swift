@@ -3,7 +3,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSOCKS
 import NIOSSL
-import Synchronization
+import NIOConcurrencyHelpers
 import SwitchyardCore
 
 /// The keep-alive upstream connections of one event loop, per origin: a request made on a client connection's loop
@@ -203,18 +203,18 @@ final class UpstreamConnectionPool: @unchecked Sendable {
 /// TLS client contexts, one per trust setting (system roots, or system roots plus a provider's `ca_file`), made
 /// once and shared by every event loop. Certificate and host name verification always stay on.
 final class UpstreamTLS: Sendable {
-    private let contexts = Mutex<[String: NIOSSLContext]>([:])
+    private let contexts = NIOLockedValueBox<[String: NIOSSLContext]>([:])
 
     func context(for origin: UpstreamOrigin) throws -> NIOSSLContext? {
         guard origin.secure else { return nil }
         let key = origin.caFile ?? ""
-        if let context = contexts.withLock({ $0[key] }) { return context }
+        if let context = contexts.withLockedValue({ $0[key] }) { return context }
         var configuration = TLSConfiguration.makeClientConfiguration()
         if let caFile = origin.caFile {
             configuration.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(caFile))]
         }
         let context = try NIOSSLContext(configuration: configuration)
-        contexts.withLock { $0[key] = context }
+        contexts.withLockedValue { $0[key] = context }
         return context
     }
 }

@@ -1,5 +1,5 @@
 import NIOCore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// One `UpstreamConnectionPool` per event loop. The loops of the server's group get theirs up front, so finding a
 /// request's pool takes no lock; a loop of another group (a test's) gets one on first use.
@@ -10,7 +10,7 @@ final class UpstreamPools: Sendable {
     private let tls = UpstreamTLS()
     private let settings: @Sendable () -> UpstreamConnectionPool.Settings
     private let pools: [ObjectIdentifier: UpstreamConnectionPool]
-    private let otherPools = Mutex<[ObjectIdentifier: UpstreamConnectionPool]>([:])
+    private let otherPools = NIOLockedValueBox<[ObjectIdentifier: UpstreamConnectionPool]>([:])
 
     init(
         group: any EventLoopGroup, proxies: OutboundProxies,
@@ -28,7 +28,7 @@ final class UpstreamPools: Sendable {
 
     func pool(for eventLoop: any EventLoop) -> UpstreamConnectionPool {
         if let pool = pools[ObjectIdentifier(eventLoop)] { return pool }
-        return otherPools.withLock { others in
+        return otherPools.withLockedValue { others in
             if let pool = others[ObjectIdentifier(eventLoop)] { return pool }
             let pool = UpstreamConnectionPool(eventLoop: eventLoop, tls: tls, proxies: proxies, settings: settings)
             others[ObjectIdentifier(eventLoop)] = pool
@@ -38,7 +38,7 @@ final class UpstreamPools: Sendable {
 
     /// Stops every pool on its own loop.
     func shutdown() async {
-        let all = Array(pools.values) + otherPools.withLock { Array($0.values) }
+        let all = Array(pools.values) + otherPools.withLockedValue { Array($0.values) }
         for pool in all {
             try? await pool.eventLoop.submit { pool.shutdown() }.get()
         }

@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A scriptable upstream on 127.0.0.1, serving any number of named providers: OpenAI-compatible provider `p1` lives
 /// at `http://127.0.0.1:<port>/p1/v1` (Anthropic's `messages` there too), Gemini's at `…/p1/v1beta`, GigaChat's at
@@ -32,9 +32,9 @@ final class FakeUpstream: Sendable {
 
     private let handler: Handler
     private let noticesAbandonment: Bool
-    private let received = Mutex<[Received]>([])
-    private let abandonedRequests = Mutex<[Received]>([])
-    private let portBox = Mutex<Int?>(nil)
+    private let received = NIOLockedValueBox<[Received]>([])
+    private let abandonedRequests = NIOLockedValueBox<[Received]>([])
+    private let portBox = NIOLockedValueBox<Int?>(nil)
 
     /// - Parameter noticesAbandonment: a handler still running when the gateway closes the connection is
     ///   cancelled, and the request is recorded in `abandoned`.
@@ -45,11 +45,11 @@ final class FakeUpstream: Sendable {
 
     /// Requests the gateway gave up on (closed their connection) before they were answered, or while their
     /// stream was being written (see `abandon(_:)`).
-    var abandoned: [Received] { abandonedRequests.withLock { $0 } }
+    var abandoned: [Received] { abandonedRequests.withLockedValue { $0 } }
 
     /// Records that the gateway went away while `request`'s answer was being written.
     func abandon(_ request: Received) {
-        abandonedRequests.withLock { $0.append(request) }
+        abandonedRequests.withLockedValue { $0.append(request) }
     }
 
     /// The base URL to put in a provider's `endpoint`; `base` is the API's version path (`v1`, `v1beta`,
@@ -65,9 +65,9 @@ final class FakeUpstream: Sendable {
         ("oauth", ""), ("openai/deployments/{deployment}/chat/completions", "openai/"),
     ]
 
-    var port: Int { portBox.withLock { $0! } }
+    var port: Int { portBox.withLockedValue { $0! } }
 
-    var requests: [Received] { received.withLock { $0 } }
+    var requests: [Received] { received.withLockedValue { $0 } }
 
     func requests(to provider: String) -> [Received] {
         requests.filter { $0.provider == provider }
@@ -88,16 +88,16 @@ final class FakeUpstream: Sendable {
                 guard noticesAbandonment else {
                     let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
                     let record = Received(provider: provider, path: path, query: query, headers: request.headers, body: body)
-                    received.withLock { $0.append(record) }
+                    received.withLockedValue { $0.append(record) }
                     return try await handler(record)
                 }
-                let recorded = Mutex<Received?>(nil)
+                let recorded = NIOLockedValueBox<Received?>(nil)
                 do {
                     var response = try await request.body.consumeWithCancellationOnInboundClose { body in
                         let bytes = try await body.collect(upTo: 64 * 1024 * 1024)
                         let record = Received(provider: provider, path: path, query: query, headers: request.headers, body: bytes)
-                        recorded.withLock { $0 = record }
-                        received.withLock { $0.append(record) }
+                        recorded.withLockedValue { $0 = record }
+                        received.withLockedValue { $0.append(record) }
                         return try await handler(record)
                     }
                     // Hummingbird closes such a connection after the response; saying so keeps it out of the
@@ -105,7 +105,7 @@ final class FakeUpstream: Sendable {
                     response.headers[.connection] = "close"
                     return response
                 } catch is CancellationError {
-                    if let record = recorded.withLock({ $0 }) { abandon(record) }
+                    if let record = recorded.withLockedValue({ $0 }) { abandon(record) }
                     throw CancellationError()
                 }
             }
@@ -113,14 +113,14 @@ final class FakeUpstream: Sendable {
         // The one GET route, `models`, which health checks may ask for.
         router.get(RouterPath("{provider}/v1/models")) { [self] request, context in
             let record = Received(provider: context.parameters.get("provider") ?? "", path: "models", headers: request.headers, body: ByteBuffer())
-            received.withLock { $0.append(record) }
+            received.withLockedValue { $0.append(record) }
             return try await handler(record)
         }
         return Application(
             router: router,
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { [self] channel in
-                portBox.withLock { $0 = channel.localAddress?.port }
+                portBox.withLockedValue { $0 = channel.localAddress?.port }
                 onRunning()
             },
             logger: Logger(label: "fake-upstream", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -208,10 +208,10 @@ enum Reply {
 
 /// A one-shot signal one task can wait for.
 final class Gate: Sendable {
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = NIOLockedValueBox<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     func open() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
             state.open = true
             defer { state.waiters = [] }
             return state.waiters
@@ -219,11 +219,11 @@ final class Gate: Sendable {
         waiters.forEach { $0.resume() }
     }
 
-    var isOpen: Bool { state.withLock { $0.open } }
+    var isOpen: Bool { state.withLockedValue { $0.open } }
 
     func wait() async {
         await withCheckedContinuation { continuation in
-            let openNow = state.withLock { state -> Bool in
+            let openNow = state.withLockedValue { state -> Bool in
                 if state.open { return true }
                 state.waiters.append(continuation)
                 return false

@@ -5,7 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
-import Synchronization
+import NIOConcurrencyHelpers
 import SwitchyardCore
 import SwitchyardServer
 import Testing
@@ -50,14 +50,14 @@ enum GatewayHarness {
                 logDirectory: directory.appendingPathComponent("logs").path, timeZone: timeZone, clock: clock,
                 eventLoopGroup: gatewayLoops
             )
-            let port = Mutex<Int>(0)
+            let port = NIOLockedValueBox<Int>(0)
             try await withServices({ ready in
                 Gateway.makeApplication(config: loaded, options: options, logger: logger) { bound in
-                    port.withLock { $0 = bound }
+                    port.withLockedValue { $0 = bound }
                     ready.open()
                 }
             }) {
-                let client = GatewayClient(port: port.withLock { $0 }, configFile: configFile, dataDirectory: data)
+                let client = GatewayClient(port: port.withLockedValue { $0 }, configFile: configFile, dataDirectory: data)
                 let result: Result<Void, any Error>
                 do { result = .success(try await body(client)) } catch { result = .failure(error) }
                 try await client.http.shutdown()

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 import SwitchyardCore
 
 /// A clock tests move by hand: `sleep(until:)` returns once `advance(to:)` has passed the deadline.
@@ -10,25 +10,25 @@ final class ManualClock: GatewayClock {
         var continuation: CheckedContinuation<Void, any Error>
     }
 
-    private let state: Mutex<(now: Date, nextID: Int, sleepers: [Sleeper])>
+    private let state: NIOLockedValueBox<(now: Date, nextID: Int, sleepers: [Sleeper])>
 
     init(_ start: Date) {
-        state = Mutex((start, 0, []))
+        state = NIOLockedValueBox((start, 0, []))
     }
 
-    func now() -> Date { state.withLock { $0.now } }
+    func now() -> Date { state.withLockedValue { $0.now } }
 
     /// How many tasks are sleeping on this clock.
-    var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+    var sleeperCount: Int { state.withLockedValue { $0.sleepers.count } }
 
     func sleep(until deadline: Date) async throws {
-        let id = state.withLock { state -> Int in
+        let id = state.withLockedValue { state -> Int in
             state.nextID += 1
             return state.nextID
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let resumeNow = state.withLock { state -> Bool in
+                let resumeNow = state.withLockedValue { state -> Bool in
                     if deadline <= state.now { return true }
                     state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
                     return false
@@ -36,7 +36,7 @@ final class ManualClock: GatewayClock {
                 if resumeNow { continuation.resume() }
             }
         } onCancel: {
-            let sleeper = state.withLock { state -> Sleeper? in
+            let sleeper = state.withLockedValue { state -> Sleeper? in
                 guard let index = state.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
                 return state.sleepers.remove(at: index)
             }
@@ -45,7 +45,7 @@ final class ManualClock: GatewayClock {
     }
 
     func advance(to date: Date) {
-        let due = state.withLock { state -> [Sleeper] in
+        let due = state.withLockedValue { state -> [Sleeper] in
             state.now = date
             let due = state.sleepers.filter { $0.deadline <= date }
             state.sleepers.removeAll { $0.deadline <= date }

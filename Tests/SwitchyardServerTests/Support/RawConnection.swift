@@ -1,7 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A plain TCP connection to 127.0.0.1, for what an HTTP client library will not send: partial heads, huge
 /// headers, idle keep-alive connections.
@@ -12,11 +12,11 @@ struct RawConnection: Sendable {
     /// Keeps what the server sent.
     private final class Collector: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
-        let received = Mutex("")
+        let received = NIOLockedValueBox("")
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let buffer = unwrapInboundIn(data)
-            received.withLock { $0 += String(buffer: buffer) }
+            received.withLockedValue { $0 += String(buffer: buffer) }
         }
     }
 
@@ -45,7 +45,7 @@ struct RawConnection: Sendable {
     }
 
     /// What the server sent so far.
-    var received: String { collector.received.withLock { $0 } }
+    var received: String { collector.received.withLockedValue { $0 } }
 
     /// Reads what has arrived (a connection opened with `readsOnDemand`).
     func readMore() {
@@ -72,7 +72,7 @@ struct RawConnection: Sendable {
             return first
         }
         close()
-        return closed ? collector.received.withLock { $0 } : nil
+        return closed ? collector.received.withLockedValue { $0 } : nil
     }
 
     func close() {

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import NIOConcurrencyHelpers
 import Synchronization
 
 /// An upstream on 127.0.0.1 that plays a script of raw bytes once a request has arrived (or only its head, to answer
@@ -37,18 +38,18 @@ final class ScriptedUpstream: Sendable {
     static func start(beforeBody: Bool = false, _ script: @escaping @Sendable (_ body: String) -> [Step]) async throws
         -> ScriptedUpstream
     {
-        let box = Mutex<ScriptedUpstream?>(nil)
+        let box = NIOLockedValueBox<ScriptedUpstream?>(nil)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        Player(script: script, beforeBody: beforeBody) { box.withLock { $0 }?.heads.add(1, ordering: .relaxed) }
+                        Player(script: script, beforeBody: beforeBody) { box.withLockedValue { $0 }?.heads.add(1, ordering: .relaxed) }
                     )
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
         let upstream = ScriptedUpstream(channel: channel)
-        box.withLock { $0 = upstream }
+        box.withLockedValue { $0 = upstream }
         return upstream
     }
 
