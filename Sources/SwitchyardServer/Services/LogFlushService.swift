@@ -1,4 +1,3 @@
-import AsyncAlgorithms
 import NIOPosix
 import ServiceLifecycle
 
@@ -11,9 +10,7 @@ struct LogFlushService: Service {
         for sink in sinks {
             sink.handFullBuffers { NIOThreadPool.singleton.submit { _ in sink.flush() } }
         }
-        for await _ in AsyncTimerSequence(interval: .milliseconds(100), clock: .continuous).cancelOnGracefulShutdown() {
-            sinks.forEach { $0.flush() }
-        }
+        await repeatUntilGracefulShutdown(every: .milliseconds(100)) { [sinks] in sinks.forEach { $0.flush() } }
         // Lines logged from here on are written by their writers once a buffer fills.
         sinks.forEach { $0.handFullBuffers(to: nil) }
         sinks.forEach { $0.flush() }

@@ -1,4 +1,3 @@
-import AsyncAlgorithms
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -12,9 +11,7 @@ struct UsageFlushService: Service {
     var interval: Duration = .seconds(1)
 
     func run() async throws {
-        for await _ in AsyncTimerSequence(interval: interval, clock: .continuous).cancelOnGracefulShutdown() {
-            state.persistAll()
-        }
+        await repeatUntilGracefulShutdown(every: interval) { [state] in state.persistAll() }
         state.persistAll()
         state.responses.flush()
     }
@@ -47,12 +44,16 @@ struct ReloadOnHangupService: Service {
     let state: GatewayState
 
     func run() async throws {
-        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
-            state.logger.info("SIGHUP received: reloading \(state.configFile)")
-            do {
-                _ = try state.reload(trigger: "SIGHUP")
-            } catch {
-                state.logger.error("ERROR reload failed, keeping the running config: \(error)")
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        // A task group, not the sequence's `cancelOnGracefulShutdown()` (see `repeatUntilGracefulShutdown`).
+        await cancelWhenGracefulShutdown { [state] in
+            for await _ in hangups {
+                state.logger.info("SIGHUP received: reloading \(state.configFile)")
+                do {
+                    _ = try state.reload(trigger: "SIGHUP")
+                } catch {
+                    state.logger.error("ERROR reload failed, keeping the running config: \(error)")
+                }
             }
         }
     }
