@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Builds libFuzzer targets: SwitchyardCore and its dependencies once (release, ASan, coverage for libFuzzer,
-# testable), then each target's file with the shared support file, linked against those objects.
+# Builds libFuzzer targets: SwitchyardServer, SwitchyardCore and their dependencies once (release, ASan, coverage
+# for libFuzzer, testable), then each target's file with the shared support file, linked against those objects.
 #
 #   Tests/fuzz/build.sh [TARGET...]     (no target: all of them)
 #
-# SwitchyardCore is no product of the root package, so a nested package cannot depend on it; the objects of a
-# `swift build --target SwitchyardCore` are linked directly instead. Builds go to $FUZZ_BUILD (default
+# The gateway's modules are no products of the root package, so a nested package cannot depend on them; the
+# objects of a `swift build --target SwitchyardServer` are linked directly instead. Builds go to $FUZZ_BUILD (default
 # /tmp/fuzzbuild), never to the repository's .build.
 set -euo pipefail
 
@@ -20,10 +20,10 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 
 mkdir -p "$build"
-if ! swift build --package-path "$root" --scratch-path "$core" -c release --target SwitchyardCore \
+if ! swift build --package-path "$root" --scratch-path "$core" -c release --target SwitchyardServer \
     --sanitize=fuzzer --sanitize=address -Xswiftc -enable-testing >"$build/core-build.log" 2>&1; then
     grep -v '^\[' "$build/core-build.log" | tail -40 >&2
-    echo "SwitchyardCore did not build; the log: $build/core-build.log" >&2
+    echo "SwitchyardServer did not build; the log: $build/core-build.log" >&2
     exit 1
 fi
 

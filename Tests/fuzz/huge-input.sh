@@ -21,6 +21,8 @@ string() { head -c "${FUZZ_HUGE_BYTES:-100000000}" /dev/zero | tr '\0' 'a'; }
     # Selectors: a chat-completions client of an Anthropic upstream; one delta carries the string.
     TranslateStream) printf '\x00\x03event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"'; string; printf '"}}\n\n' ;;
     TranslateAnswer) printf '\x00\x03{"id":"x","type":"message","role":"assistant","content":[{"type":"text","text":"'; string; printf '"}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":2}}' ;;
+    # Split control 0 (one read); a chat request whose body is the string, far past max_request_body_mb.
+    DataPlaneHead) printf '\x00POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n' "$(( ${FUZZ_HUGE_BYTES:-100000000} ))"; string ;;
     *) echo "no 100 MB input for $target" >&2; exit 1 ;;
     esac
 } >"$file"

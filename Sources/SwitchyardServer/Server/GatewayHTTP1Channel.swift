@@ -39,28 +39,35 @@ struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            let limits = limits()
-            var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-            decoderLimits.maxHeaderFieldSize = limits.maxHeadBytes
-            decoderLimits.maxHeaderListSize = limits.maxHeadBytes
-            let pipeline = channel.pipeline.syncOperations
-            let headGuard = RequestHeadGuard(timeout: limits.headTimeout, maxBytes: limits.maxHeadBytes)
-            // First in the pipeline: it sees raw bytes before the decoder and writes its answers straight out.
-            try pipeline.addHandler(headGuard)
-            try pipeline.configureHTTPServerPipeline(
-                withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
-                withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits
-            )
-            try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-            try pipeline.addHandler(RequestHeadWatcher(headGuard: headGuard))
-            try pipeline.addHandler(
-                HTTPConnectionStateHandler(idleTimeout: .nanoseconds(limits.keepAliveTimeout.nanoseconds), logger: logger)
-            )
-            try pipeline.addHandler(DataPlaneHandler(engine: engine, logger: logger))
+            try Self.addHandlers(to: channel.pipeline.syncOperations, limits: limits(), engine: engine, logger: logger)
             return try NIOAsyncChannel(
                 wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true)
             )
         }
+    }
+
+    /// A client connection's handlers, from raw bytes to the data plane; Hummingbird's bridge goes after them.
+    /// (The fuzz target of the request head builds the same pipeline.)
+    static func addHandlers(
+        to pipeline: ChannelPipeline.SynchronousOperations, limits: ClientConnectionLimits, engine: ProxyEngine,
+        logger: Logger
+    ) throws {
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderFieldSize = limits.maxHeadBytes
+        decoderLimits.maxHeaderListSize = limits.maxHeadBytes
+        let headGuard = RequestHeadGuard(timeout: limits.headTimeout, maxBytes: limits.maxHeadBytes)
+        // First in the pipeline: it sees raw bytes before the decoder and writes its answers straight out.
+        try pipeline.addHandler(headGuard)
+        try pipeline.configureHTTPServerPipeline(
+            withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
+            withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits
+        )
+        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+        try pipeline.addHandler(RequestHeadWatcher(headGuard: headGuard))
+        try pipeline.addHandler(
+            HTTPConnectionStateHandler(idleTimeout: .nanoseconds(limits.keepAliveTimeout.nanoseconds), logger: logger)
+        )
+        try pipeline.addHandler(DataPlaneHandler(engine: engine, logger: logger))
     }
 
     /// Hummingbird serves the connection's other requests; on shutdown the data plane's request, if one runs, gets
