@@ -30,4 +30,13 @@ import Testing
             #expect(try dataFields(stream, cuts: [cut]) == whole, "split at byte \(cut)")
         }
     }
+
+    @Test("a JSON config nested 300 levels deep with a raw control character inside is refused as nested too deeply")
+    func deeplyNestedJSONConfigIsRefusedByTheStrictScan() throws {
+        // ConfigJSON: JSONDecoder, reaching the bad key 277 levels down, took seconds and 600 MB to fail.
+        let levels = (0..<299).map { $0 == 277 ? "{\"a\u{0}\":" : "{\"a\":" }
+        let text = #"{"m":"# + levels.joined() + "0" + String(repeating: "}", count: 300)
+        let error = try #require(throws: ConfigSyntaxError.self) { try ConfigNode.parse(contents: text, fileName: "c.json") }
+        #expect(error.message.hasPrefix("invalid JSON: JSON nested too deeply at byte"), "\(error.message)")
+    }
 }

@@ -60,6 +60,14 @@ extension ConfigNode {
     }
 
     static func parseJSON(_ bytes: [UInt8], fileName: String) throws -> ConfigNode {
+        // The strict scan comes first: it is linear and caps nesting, where JSONDecoder, on an error deep inside a
+        // nested file, takes time and memory that grow faster than the depth. It also rejects what JSONDecoder lets
+        // through (trailing commas), which would lose the key order recovered below.
+        do {
+            try JSONObjectScan.validateDocument(bytes)
+        } catch {
+            throw ConfigSyntaxError(file: fileName, message: "invalid JSON: \(error.description)")
+        }
         let tree: JSONTree
         do {
             tree = try JSONDecoder().decode(JSONTree.self, from: Data(bytes))
@@ -70,15 +78,8 @@ extension ConfigNode {
             throw ConfigSyntaxError(file: fileName, message: "invalid JSON: \(error)")
         }
         // Decoded objects forget key order; the top-level order (the model list) is recovered from the bytes.
-        // The strict scan also rejects what JSONDecoder lets through (trailing commas), which would lose that order.
         var topLevelOrder: [String] = []
-        if case .object = tree {
-            do {
-                topLevelOrder = try JSONObjectScan(bytes).members.map(\.key)
-            } catch {
-                throw ConfigSyntaxError(file: fileName, message: "invalid JSON: \(error.description)")
-            }
-        }
+        if case .object = tree, let scan = try? JSONObjectScan(bytes) { topLevelOrder = scan.members.map(\.key) }
         return tree.node(keyOrder: topLevelOrder)
     }
 

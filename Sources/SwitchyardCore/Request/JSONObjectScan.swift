@@ -83,6 +83,22 @@ public struct JSONObjectScan: Sendable {
         return JSONObjectScan(objectStart: start, objectEnd: end, members: members)
     }
 
+    /// Validates a whole document whose top level may be any value: optional whitespace, one value, optional
+    /// whitespace, with the same grammar and nesting cap as an object's scan.
+    public static func validateDocument(_ bytes: [UInt8]) throws(JSONScanError) {
+        try bytes.withUnsafeBytes { bytes in
+            Result { () throws(JSONScanError) in
+                var cursor = Cursor(bytes: bytes, position: 0, end: bytes.count)
+                cursor.skipWhitespace()
+                _ = try cursor.skipValue(depth: 0)
+                cursor.skipWhitespace()
+                guard cursor.atEnd else {
+                    throw JSONScanError(message: "unexpected data after the JSON value", offset: cursor.position)
+                }
+            }
+        }.get()
+    }
+
     /// Decodes the JSON string at `range` (quotes included); nil if it is not a string.
     public static func decodeString(_ bytes: UnsafeRawBufferPointer, in range: Range<Int>) -> String? {
         guard range.count >= 2, bytes[range.lowerBound] == UInt8(ascii: "\""),
