@@ -31,6 +31,26 @@ import Testing
         }
     }
 
+    @Test("an OpenAI /v1/responses answer with a trailing comma is refused as invalid, not relayed or kept")
+    func responsesAnswerWithTrailingCommaIsRefused() throws {
+        // TranslateAnswer: JSONSerialization read the body, so it was relayed and kept for previous_response_id.
+        let request = InboundRequest(
+            responses: ResponsesCall(
+                request: try ResponsesRequest(body: ByteBuffer(string: #"{"model":"m","input":"hi"}"#)),
+                responseID: "resp_1", createdAt: Date(timeIntervalSince1970: 1_700_000_000)
+            )
+        )
+        var provider = ProviderConfig(name: "up")
+        provider.endpoint = "https://upstream.example/v1"
+        provider.apiKey = "sk-upstream"
+        provider.responses = true
+        let translation = AttemptTranslation(request: request, provider: provider.serving(model: "m"))
+        #expect(translation.passesThrough)
+        let body = ByteBuffer(string: #"{"id":[{"typ":"reing",}],"usage":{"ienses":1}}"#)
+        #expect(throws: GatewayError.invalidUpstreamAnswer) { try translation.answer(body) }
+        #expect(throws: GatewayError.invalidUpstreamAnswer) { try translation.synthesizedStream(body) }
+    }
+
     @Test("a JSON config nested 300 levels deep with a raw control character inside is refused as nested too deeply")
     func deeplyNestedJSONConfigIsRefusedByTheStrictScan() throws {
         // ConfigJSON: JSONDecoder, reaching the bad key 277 levels down, took seconds and 600 MB to fail.

@@ -12,8 +12,14 @@ extension JSONValue {
     }
 
     /// A 2xx upstream answer body as an object, or the invalid-answer error.
+    ///
+    /// The strict scan comes first because `JSONSerialization` accepts what RFC 8259 does not (trailing commas): a
+    /// `/v1/responses` answer passed through is relayed and kept for `previous_response_id` as the provider's bytes,
+    /// which must be JSON, and every dialect should refuse the same bodies OpenAI's strict scan refuses.
     public static func answer(_ body: ByteBuffer) throws(GatewayError) -> JSONObject {
-        guard let object = object(body.readableBytesView) else { throw .invalidUpstreamAnswer }
+        guard (try? JSONObjectScan(body)) != nil, let object = object(body.readableBytesView) else {
+            throw .invalidUpstreamAnswer
+        }
         return object
     }
 
