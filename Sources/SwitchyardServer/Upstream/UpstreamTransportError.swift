@@ -17,6 +17,8 @@ enum UpstreamTransportError: Error, Equatable, CustomStringConvertible {
     case responseTimeout
     /// The connection closed before the answer was complete.
     case closedEarly
+    /// The upstream reset an open connection (a TCP reset while the request or its answer was under way).
+    case connectionReset
     /// The TLS handshake failed (an untrusted or mismatched certificate, a protocol error).
     case tlsFailed(String)
     /// What came back is not HTTP/1.
@@ -35,6 +37,7 @@ enum UpstreamTransportError: Error, Equatable, CustomStringConvertible {
         case .connectTimeout: "connecting took too long"
         case .responseTimeout: "no answer within the provider's timeout"
         case .closedEarly: "the connection closed before the answer was complete"
+        case .connectionReset: "the upstream reset the connection"
         case .tlsFailed(let reason): "the TLS handshake failed (\(reason))"
         case .malformedAnswer: "the answer is not valid HTTP"
         case .shutDown: "the gateway is shutting down"
@@ -79,7 +82,11 @@ enum UpstreamTransportError: Error, Equatable, CustomStringConvertible {
             if errors.isEmpty { return .connectFailed("no address for the host") }
             return .connectFailed(errors.map(Self.reason).first ?? "unknown")
         }
-        if let error = error as? IOError { return .connectFailed(reason(error)) }
+        if let error = error as? IOError {
+            // A connect that meets a reset is refused; a reset or a broken pipe is of a connection that was open.
+            if error.errnoCode == ECONNRESET || error.errnoCode == EPIPE { return .connectionReset }
+            return .connectFailed(reason(error))
+        }
         // The decoder reports a body cut short by the connection's end as an invalid EOF state.
         if let error = error as? HTTPParserError { return error == .invalidEOFState ? .closedEarly : .malformedAnswer }
         if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
