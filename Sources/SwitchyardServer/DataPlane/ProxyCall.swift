@@ -386,7 +386,7 @@ final class ProxyCall: UpstreamExchangeReceiver {
             self.attempt = attempt
             return obtainCredential(replacing: attempt.credential)
         }
-        // From here on the body may be silent for at most the provider's timeout.
+        // From here on the body must be whole (or, in a stream, its next event complete) within the provider's timeout.
         boundSilence(by: .fromSeconds(provider.timeout))
         body.clear()
         bodyTooLarge = false
@@ -416,11 +416,11 @@ final class ProxyCall: UpstreamExchangeReceiver {
 
     func exchangeReceivedBody(_ chunk: ByteBuffer) {
         switch phase {
+        // A whole answer is one event: its silence bound runs from its head, so that an upstream dripping bytes
+        // cannot hold the request for longer than `timeout` (a stream's runs from its last complete event).
         case .readingError:
-            lastActivity = .now()
             append(chunk, limit: ProxyEngine.maximumErrorBodyBytes)
         case .collecting:
-            lastActivity = .now()
             append(chunk, limit: ProxyEngine.maximumUpstreamBodyBytes)
             if bodyTooLarge {
                 abandonExchange()
