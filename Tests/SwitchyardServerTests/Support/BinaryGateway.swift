@@ -20,6 +20,19 @@ final class BinaryGateway: @unchecked Sendable {
     /// The gateway's log so far.
     var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
+    /// The request log so far, one object per request.
+    var requestLog: [[String: Any]] {
+        let text = (try? String(contentsOf: logFile.deletingLastPathComponent().appendingPathComponent("requests.log"), encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+        }
+    }
+
+    /// The file descriptors the gateway process holds open now.
+    var openDescriptors: Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/fd").count) ?? -1
+    }
+
     /// Starts the binary; `config` (if given) is written to `configFile` first.
     init(directory: URL, config: String? = nil, environment: [String: String] = [:]) throws {
         self.directory = directory

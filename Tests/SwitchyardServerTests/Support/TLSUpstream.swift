@@ -26,7 +26,8 @@ final class TLSUpstream: Sendable {
             .bind(host: "127.0.0.1", port: 0).get()
     }
 
-    var endpoint: String { "https://127.0.0.1:\(channel.localAddress?.port ?? 0)/v1" }
+    var port: Int { channel.localAddress?.port ?? 0 }
+    var endpoint: String { "https://127.0.0.1:\(port)/v1" }
 
     func close() async throws {
         try await channel.close()
